@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-network-namespace state (`include/net/net_namespace.h`,
+//! `include/net/netns/generic.h`).
+//!
+//! The kernel allocates a zeroed [`NetState`] for every namespace, existing
+//! and new, and frees it after the namespace's last user is gone.
+
+use crate::cstatic::CStatic;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::{bindings, error::to_result, prelude::*};
+
+/// UOA's state in one network namespace. All-zero is its initial value.
+#[repr(C)]
+pub(crate) struct NetState {
+    status_requests: AtomicU64,
+}
+
+impl NetState {
+    /// Counts one status request and returns the count, this one included.
+    pub(crate) fn count_status_request(&self) -> u64 {
+        self.status_requests.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+}
+
+static NET_ID: AtomicU32 = AtomicU32::new(0);
+static NET_OPS: CStatic<bindings::pernet_operations> = CStatic::uninit();
+
+/// UOA's state in `net`.
+///
+/// # Safety
+///
+/// `net` must be a live namespace and [`Registration`] must exist.
+pub(crate) unsafe fn state(net: *const bindings::net) -> &'static NetState {
+    // SAFETY: per the contract, our pernet id is registered for `net`, so
+    // `net_generic` returns its zeroed `NetState` area, which lives as long as
+    // `net`; all-zero is a valid `NetState`.
+    unsafe { &*bindings::net_generic(net, NET_ID.load(Ordering::Relaxed)).cast::<NetState>() }
+}
+
+/// Registration of UOA's pernet subsystem; dropping it frees every
+/// namespace's [`NetState`].
+pub(crate) struct Registration(());
+
+impl Registration {
+    pub(crate) fn register() -> Result<Self> {
+        let ops = bindings::pernet_operations {
+            id: NET_ID.as_ptr(),
+            size: core::mem::size_of::<NetState>(),
+            ..Default::default()
+        };
+        // SAFETY: `NET_OPS` is not registered yet (module init runs once), so
+        // nothing else reads it while we write it.
+        unsafe { NET_OPS.get().write(ops) };
+        // SAFETY: `NET_OPS` is a valid, fully written `pernet_operations` with
+        // static storage; it stays registered until `drop`.
+        to_result(unsafe { bindings::register_pernet_subsys(NET_OPS.get()) })?;
+        Ok(Registration(()))
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: `NET_OPS` was registered by `register`, which is the only way
+        // to obtain a `Registration`.
+        unsafe { bindings::unregister_pernet_subsys(NET_OPS.get()) };
+    }
+}

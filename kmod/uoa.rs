@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! UOA: user-oriented addressing.
+//!
+//! Gives every Unix uid its own addresses and routing table, enforced by the
+//! kernel. This module holds the policy, per network namespace, and is
+//! configured over the generic netlink family `uoa`
+//! (`include/uapi/linux/uoa.h`).
+
+use kernel::prelude::*;
+
+mod cstatic;
+mod genl;
+mod netlink;
+mod netns;
+
+/// Module version, reported by `UOA_CMD_GET_STATUS`.
+const VERSION: &CStr = c_str!("0.1.0");
+
+module! {
+    type: Uoa,
+    name: "uoa",
+    author: "UOA developers",
+    description: "Per-user addresses and routing tables",
+    license: "GPL",
+}
+
+struct Uoa {
+    // Fields drop in declaration order: the family goes first, so no request
+    // can reach per-netns state that is being torn down.
+    _family: genl::Family,
+    _pernet: netns::Registration,
+}
+
+impl kernel::Module for Uoa {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let pernet = netns::Registration::register()?;
+        let family = genl::Family::register(module)?;
+        pr_info!("loaded, version {}\n", VERSION);
+        Ok(Uoa {
+            _family: family,
+            _pernet: pernet,
+        })
+    }
+}
+
+impl Drop for Uoa {
+    fn drop(&mut self) {
+        pr_info!("unloading\n");
+    }
+}

@@ -1,0 +1,213 @@
+"""Helpers for the guest tests: shell commands as any uid in any netns, a
+small generic netlink client for the uoa family (independent of uoamap),
+and kernel log checks. Runs inside the test VM as root."""
+
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UOA_KO = os.environ.get("UOA_KO", "")
+UOAMAP = os.environ.get("UOAMAP", os.path.join(ROOT, "target/release/uoamap"))
+
+# Kernel log lines that mean the kernel is unhappy, whatever the test says.
+KERNEL_TROUBLE = re.compile(
+    r"WARNING:|BUG:|Oops|Kernel panic|general protection fault|"
+    r"possible recursive locking|possible circular locking|suspicious RCU usage|"
+    r"inconsistent lock state|INFO: task .* blocked|soft lockup|hard LOCKUP|"
+    r"KASAN|UBSAN|kernel BUG|rust_panic|panicked at"
+)
+
+
+class Fail(Exception):
+    pass
+
+
+def sh(cmd, uid=None, netns=None, check=True, input=None):
+    """Runs cmd (a string, through sh) as uid in netns; returns CompletedProcess."""
+    argv = ["sh", "-c", cmd]
+    if uid is not None:
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + argv
+    if netns is not None:
+        argv = ["ip", "netns", "exec", netns] + argv
+    p = subprocess.run(argv, capture_output=True, text=True, input=input)
+    if check and p.returncode != 0:
+        raise Fail(f"`{cmd}` (uid={uid}, netns={netns}) exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def module_loaded():
+    return os.path.isdir("/sys/module/uoa")
+
+
+def load_module():
+    if not module_loaded():
+        sh(f"insmod {UOA_KO}")
+
+
+def unload_module():
+    if module_loaded():
+        sh("rmmod uoa")
+
+
+def netns(name):
+    """Creates netns `name` (removing a leftover first) with lo up."""
+    sh(f"ip netns del {name} 2>/dev/null; ip netns add {name} && ip -n {name} link set lo up")
+    return name
+
+
+def uoamap(args, uid=None, netns=None, check=True):
+    return sh(f"{UOAMAP} {args}", uid=uid, netns=netns, check=check)
+
+
+def uoamap_json(args, **kw):
+    return json.loads(uoamap(f"-j {args}", **kw).stdout)
+
+
+def dmesg():
+    return sh("dmesg").stdout
+
+
+def kernel_trouble(log):
+    return [line for line in log.splitlines() if KERNEL_TROUBLE.search(line)]
+
+
+# --- generic netlink, by hand, so the tests do not trust uoamap's encoder ---
+
+NETLINK_GENERIC = 16
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+NLM_F_REQUEST = 1
+NLM_F_ACK = 4
+NLMSG_ERROR = 2
+NLMSGERR_ATTR_MSG = 1
+NETLINK_CAP_ACK = 10
+NETLINK_EXT_ACK = 11
+SO_NETNS_COOKIE = 71
+
+UOA_CMD_GET_STATUS = 1
+UOA_A_PAD, UOA_A_VERSION, UOA_A_NETNS_COOKIE, UOA_A_STATUS_REQUESTS = 1, 2, 3, 4
+
+
+def nla(kind, payload):
+    hdr = struct.pack("=HH", 4 + len(payload), kind)
+    return hdr + payload + b"\0" * (-len(payload) % 4)
+
+
+def parse_attrs(buf):
+    attrs = {}
+    while len(buf) >= 4:
+        length, kind = struct.unpack_from("=HH", buf)
+        if length < 4:
+            break
+        attrs[kind & 0x3FFF] = buf[4:length]
+        buf = buf[(length + 3) & ~3 :]
+    return attrs
+
+
+class NetlinkError(Exception):
+    def __init__(self, errno, msg):
+        super().__init__(f"errno {errno}: {msg}")
+        self.errno = errno
+        self.msg = msg
+
+
+class Genl:
+    """A generic netlink socket in the caller's netns."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        self.sock.setsockopt(socket.SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        self.sock.setsockopt(socket.SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        self.sock.bind((0, 0))
+        self.seq = 0
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, family, cmd, payload=b"", version=1, flags=NLM_F_REQUEST | NLM_F_ACK, reserved=0):
+        """Sends one request; returns the reply's attributes (or {} for a bare ack)."""
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, version, reserved) + payload
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), family, flags, self.seq, 0) + body)
+        reply = None
+        while True:
+            data = self.sock.recv(65536)
+            while data:
+                length, kind, _, _, _ = struct.unpack_from("=IHHII", data)
+                msg, data = data[16:length], data[(length + 3) & ~3 :]
+                if kind == NLMSG_ERROR:
+                    (err,) = struct.unpack_from("=i", msg)
+                    if err == 0:
+                        return reply if reply is not None else {}
+                    # NETLINK_CAP_ACK: only the request's header is echoed,
+                    # and the extack TLVs follow it.
+                    tlvs = parse_attrs(msg[4 + 16 :])
+                    text = tlvs.get(NLMSGERR_ATTR_MSG, b"").rstrip(b"\0").decode()
+                    raise NetlinkError(-err, text)
+                reply = parse_attrs(msg[4:])
+
+    def family_id(self, name):
+        attrs = self.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, nla(CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0"))
+        return struct.unpack("=H", attrs[CTRL_ATTR_FAMILY_ID])[0]
+
+    def netns_cookie(self):
+        return struct.unpack("=Q", self.sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8))[0]
+
+
+def u64(b):
+    return struct.unpack("=Q", b)[0]
+
+
+# --- running Python code as another uid in another netns ---
+
+CLONE_NEWNET = 0x40000000
+
+
+def run_as(fn, *args, uid=None, netns=None):
+    """Runs fn(*args) in a forked child that entered `netns` and dropped to
+    `uid`; returns its result or re-raises its exception here."""
+    import ctypes
+    import pickle
+    import traceback
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            if netns is not None:
+                libc = ctypes.CDLL(None, use_errno=True)
+                fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {netns}")
+                os.close(fd)
+            if uid is not None:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+            result = (True, fn(*args))
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            try:
+                pickle.dumps(e)
+                result = (False, e)
+            except Exception:
+                result = (False, Fail(traceback.format_exc()))
+        with os.fdopen(w, "wb") as f:
+            pickle.dump(result, f)
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise Fail("child died without a result")
+    ok, value = pickle.loads(data)
+    if ok:
+        return value
+    raise value
