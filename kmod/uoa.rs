@@ -7,7 +7,7 @@
 //! configured over the generic netlink family `uoa`
 //! (`include/uapi/linux/uoa.h`).
 
-use kernel::prelude::*;
+use kernel::{c_str, prelude::*};
 
 mod cstatic;
 mod genl;

@@ -4,23 +4,15 @@ and kernel log checks. Runs inside the test VM as root."""
 
 import json
 import os
-import re
 import socket
 import struct
 import subprocess
 
+import kernel_log
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UOA_KO = os.environ.get("UOA_KO", "")
 UOAMAP = os.environ.get("UOAMAP", os.path.join(ROOT, "target/release/uoamap"))
-
-# Kernel log lines that mean the kernel is unhappy, whatever the test says.
-KERNEL_TROUBLE = re.compile(
-    r"WARNING:|BUG:|Oops|Kernel panic|general protection fault|"
-    r"possible recursive locking|possible circular locking|suspicious RCU usage|"
-    r"inconsistent lock state|INFO: task .* blocked|soft lockup|hard LOCKUP|"
-    r"KASAN|UBSAN|kernel BUG|rust_panic|panicked at"
-)
-
 
 class Fail(Exception):
     pass
@@ -72,7 +64,7 @@ def dmesg():
 
 
 def kernel_trouble(log):
-    return [line for line in log.splitlines() if KERNEL_TROUBLE.search(line)]
+    return [line for _, line in kernel_log.trouble(log)]
 
 
 # --- generic netlink, by hand, so the tests do not trust uoamap's encoder ---
@@ -86,6 +78,7 @@ NLM_F_REQUEST = 1
 NLM_F_ACK = 4
 NLMSG_ERROR = 2
 NLMSGERR_ATTR_MSG = 1
+SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
 SO_NETNS_COOKIE = 71
@@ -122,8 +115,8 @@ class Genl:
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
-        self.sock.setsockopt(socket.SOL_NETLINK, NETLINK_EXT_ACK, 1)
-        self.sock.setsockopt(socket.SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         self.sock.bind((0, 0))
         self.seq = 0
 

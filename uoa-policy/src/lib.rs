@@ -1,0 +1,446 @@
+//! UOA's policy logic, in plain `core` Rust: the kernel module compiles this
+//! file as its `policy` module (kmod/policy links here) and `cargo test` runs
+//! it on the host, against a naive model.
+//!
+//! A namespace's policy is a list of [`Entry`] `(prefix, uid, table)`. Every
+//! function here works on caller-provided slices and never allocates, so the
+//! module can size its buffers once with its own allocator.
+//!
+//! Invariants of a valid list (checked by [`apply`]):
+//! - an address belongs to at most one uid: prefixes of different uids never
+//!   overlap (those of one uid may);
+//! - a uid has one table and a table one uid;
+//! - no uid 0, no table 0, 253, 254 or 255; no IPv4-mapped IPv6 prefix;
+//! - no prefix twice.
+
+#![cfg_attr(not(test), no_std)]
+
+use core::cmp::Ordering;
+use core::fmt;
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// Address family of a prefix.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    #[default]
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const fn bits(self) -> u8 {
+        match self {
+            Family::V4 => 32,
+            Family::V6 => 128,
+        }
+    }
+}
+
+/// An address prefix. IPv4 addresses sit in the low 32 bits of `addr`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Prefix {
+    family: Family,
+    addr: u128,
+    len: u8,
+}
+
+impl Prefix {
+    /// A prefix from an address and a length; refuses a length beyond the
+    /// family's width, host bits set, and IPv4-mapped IPv6.
+    pub fn new(family: Family, addr: u128, len: u8) -> Result<Self, Refusal> {
+        if family == Family::V4 && addr > u128::from(u32::MAX) {
+            return Err(Refusal::BadAddress);
+        }
+        if len > family.bits() {
+            return Err(Refusal::PrefixTooLong { family, len });
+        }
+        let p = Prefix { family, addr, len };
+        if p.first() != addr {
+            return Err(Refusal::HostBits(p));
+        }
+        if family == Family::V6 && addr >> 32 == 0xffff {
+            return Err(Refusal::Mapped(p));
+        }
+        Ok(p)
+    }
+
+    /// A prefix from a 4- or 16-byte address in network order.
+    pub fn from_bytes(addr: &[u8], len: u8) -> Result<Self, Refusal> {
+        match addr.len() {
+            4 => {
+                let a: [u8; 4] = addr.try_into().map_err(|_| Refusal::BadAddress)?;
+                Self::new(Family::V4, u32::from_be_bytes(a).into(), len)
+            }
+            16 => {
+                let a: [u8; 16] = addr.try_into().map_err(|_| Refusal::BadAddress)?;
+                Self::new(Family::V6, u128::from_be_bytes(a), len)
+            }
+            _ => Err(Refusal::BadAddress),
+        }
+    }
+
+    pub const fn family(&self) -> Family {
+        self.family
+    }
+    pub const fn len(&self) -> u8 {
+        self.len
+    }
+    pub const fn addr(&self) -> u128 {
+        self.addr
+    }
+    /// Is this one address (/32 or /128)?
+    pub const fn is_host(&self) -> bool {
+        self.len == self.family.bits()
+    }
+
+    /// The address in network order; only the first 4 bytes count for IPv4.
+    pub fn to_bytes(&self) -> ([u8; 16], usize) {
+        let mut b = [0u8; 16];
+        match self.family {
+            Family::V4 => {
+                b[..4].copy_from_slice(&(self.addr as u32).to_be_bytes());
+                (b, 4)
+            }
+            Family::V6 => (self.addr.to_be_bytes(), 16),
+        }
+    }
+
+    fn host_mask(&self) -> u128 {
+        let host_bits = u32::from(self.family.bits() - self.len);
+        1u128.checked_shl(host_bits).map_or(u128::MAX, |v| v - 1)
+    }
+    /// Lowest address covered.
+    pub fn first(&self) -> u128 {
+        self.addr & !self.host_mask()
+    }
+    /// Highest address covered.
+    pub fn last(&self) -> u128 {
+        self.first() | self.host_mask()
+    }
+    pub fn contains(&self, family: Family, addr: u128) -> bool {
+        self.family == family && self.first() <= addr && addr <= self.last()
+    }
+    /// Order of the list: family, then first address, then wider first.
+    fn sort_key(&self) -> (Family, u128, u8) {
+        (self.family, self.first(), self.len)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.family {
+            Family::V4 => write!(f, "{}", Ipv4Addr::from(self.addr as u32))?,
+            Family::V6 => write!(f, "{}", Ipv6Addr::from(self.addr))?,
+        }
+        if !self.is_host() {
+            write!(f, "/{}", self.len)?;
+        }
+        Ok(())
+    }
+}
+
+/// One policy entry: `prefix` belongs to `uid`, whose table is `table`.
+/// `ifindex` (0: none) is the interface the prefix lives on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Entry {
+    pub prefix: Prefix,
+    pub uid: u32,
+    pub table: u32,
+    pub ifindex: u32,
+}
+
+impl Entry {
+    fn cmp_prefix(&self, other: &Entry) -> Ordering {
+        self.prefix.sort_key().cmp(&other.prefix.sort_key())
+    }
+}
+
+/// A uid and its table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UidTable {
+    pub uid: u32,
+    pub table: u32,
+}
+
+/// Why the kernel refuses a request; `Display` is the extack message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    BadAddress,
+    PrefixTooLong { family: Family, len: u8 },
+    HostBits(Prefix),
+    Mapped(Prefix),
+    UidZero,
+    ReservedTable(u32),
+    /// `prefix` is already an entry, of `uid`.
+    Duplicate { prefix: Prefix, uid: u32 },
+    /// `prefix` overlaps `other`, which belongs to another uid, `owner`.
+    Taken { prefix: Prefix, other: Prefix, owner: u32 },
+    /// `uid` already has `table`.
+    UidHasTable { uid: u32, table: u32 },
+    /// `table` already belongs to `owner`.
+    TableTaken { table: u32, owner: u32 },
+    /// A removal names a prefix that is not an entry.
+    NotFound(Prefix),
+    /// More entries than the buffers given.
+    TooMany,
+}
+
+impl Refusal {
+    /// The errno the kernel returns with this refusal (positive).
+    pub const fn errno(&self) -> i32 {
+        const EINVAL: i32 = 22;
+        const EEXIST: i32 = 17;
+        const ENOENT: i32 = 2;
+        const ENOSPC: i32 = 28;
+        match self {
+            Refusal::Duplicate { .. }
+            | Refusal::Taken { .. }
+            | Refusal::UidHasTable { .. }
+            | Refusal::TableTaken { .. } => EEXIST,
+            Refusal::NotFound(_) => ENOENT,
+            Refusal::TooMany => ENOSPC,
+            _ => EINVAL,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Refusal::BadAddress => write!(f, "address must be 4 (IPv4) or 16 (IPv6) bytes"),
+            Refusal::PrefixTooLong { family, len } => {
+                write!(f, "prefix length {len} exceeds {}", family.bits())
+            }
+            Refusal::HostBits(p) => write!(f, "{}/{} has host bits set", Addr(p), p.len),
+            Refusal::Mapped(p) => write!(f, "{p} is IPv4-mapped: use the IPv4 address"),
+            Refusal::UidZero => write!(f, "uid 0 cannot be managed"),
+            Refusal::ReservedTable(t) => write!(f, "table {t} is reserved"),
+            Refusal::Duplicate { prefix, uid } => write!(f, "{prefix} is already an entry of uid {uid}"),
+            Refusal::Taken { prefix, other, owner } if prefix == other => {
+                write!(f, "{prefix} already belongs to uid {owner}")
+            }
+            Refusal::Taken { prefix, other, owner } => {
+                write!(f, "{prefix} overlaps {other} of uid {owner}")
+            }
+            Refusal::UidHasTable { uid, table } => write!(f, "uid {uid} already uses table {table}"),
+            Refusal::TableTaken { table, owner } => {
+                write!(f, "table {table} already belongs to uid {owner}")
+            }
+            Refusal::NotFound(p) => write!(f, "{p} is not an entry"),
+            Refusal::TooMany => write!(f, "too many entries"),
+        }
+    }
+}
+
+/// The address of a prefix without its length (for host-bit messages).
+struct Addr(Prefix);
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = Prefix { len: self.0.family.bits(), ..self.0 };
+        write!(f, "{p}")
+    }
+}
+
+/// Checks what can be checked of an entry on its own.
+pub fn check_entry(e: &Entry) -> Result<(), Refusal> {
+    if e.uid == 0 {
+        return Err(Refusal::UidZero);
+    }
+    if matches!(e.table, 0 | 253 | 254 | 255) {
+        return Err(Refusal::ReservedTable(e.table));
+    }
+    Ok(())
+}
+
+/// Which existing entries a batch replaces before it applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    Nothing,
+    All,
+    Uid(u32),
+}
+
+impl Replace {
+    fn drops(&self, e: &Entry) -> bool {
+        match *self {
+            Replace::Nothing => false,
+            Replace::All => true,
+            Replace::Uid(uid) => e.uid == uid,
+        }
+    }
+}
+
+/// Applies a batch to `current` (a valid list, sorted as this module sorts)
+/// and writes the new list, sorted, to `out`, returning its length: first
+/// `replace` drops entries, then `removes` drop one each, then `adds` join.
+/// All or nothing: on a refusal `current` is untouched.
+///
+/// `adds` and `removes` are sorted in place. `out` and `pairs` need room for
+/// `current.len() + adds.len()` items; `pairs` is scratch.
+pub fn apply(
+    current: &[Entry],
+    replace: Replace,
+    removes: &mut [Prefix],
+    adds: &mut [Entry],
+    out: &mut [Entry],
+    pairs: &mut [UidTable],
+) -> Result<usize, Refusal> {
+    for e in adds.iter() {
+        check_entry(e)?;
+    }
+    adds.sort_unstable_by(Entry::cmp_prefix);
+    removes.sort_unstable_by_key(Prefix::sort_key);
+
+    // Kept entries of `current`, minus removals, merged with the additions.
+    let mut n = 0;
+    let mut push = |out: &mut [Entry], e: Entry| -> Result<(), Refusal> {
+        *out.get_mut(n).ok_or(Refusal::TooMany)? = e;
+        n += 1;
+        Ok(())
+    };
+    let mut rm = removes.iter().peekable();
+    let mut add = adds.iter().peekable();
+    for cur in current.iter().filter(|e| !replace.drops(e)) {
+        while let Some(r) = rm.peek() {
+            match r.sort_key().cmp(&cur.prefix.sort_key()) {
+                Ordering::Less => return Err(Refusal::NotFound(**r)),
+                Ordering::Equal => break,
+                Ordering::Greater => break,
+            }
+        }
+        if rm.peek().is_some_and(|r| **r == cur.prefix) {
+            rm.next();
+            continue;
+        }
+        while let Some(a) = add.next_if(|a| a.cmp_prefix(cur) == Ordering::Less) {
+            push(out, *a)?;
+        }
+        push(out, *cur)?;
+    }
+    if let Some(r) = rm.next() {
+        return Err(Refusal::NotFound(*r));
+    }
+    for a in add {
+        push(out, *a)?;
+    }
+    let out = &out[..n];
+    let is_new = |e: &Entry| adds.binary_search_by(|a| a.cmp_prefix(e)).is_ok_and(|i| adds[i] == *e);
+
+    // Prefixes: sweep in order, tracking the span covered so far and its
+    // one owner; anything that reaches into it must be the same uid's.
+    let mut span: Option<(Entry, u128)> = None;
+    for e in out {
+        if let Some((held, end)) = span {
+            if held.prefix.family == e.prefix.family && e.prefix.first() <= end {
+                let (new, old) = if is_new(e) { (e, &held) } else { (&held, e) };
+                if held.prefix == e.prefix && held.uid == e.uid {
+                    return Err(Refusal::Duplicate { prefix: new.prefix, uid: old.uid });
+                }
+                if held.uid != e.uid || held.prefix == e.prefix {
+                    return Err(Refusal::Taken { prefix: new.prefix, other: old.prefix, owner: old.uid });
+                }
+                if e.prefix.last() > end {
+                    span = Some((*e, e.prefix.last()));
+                }
+                continue;
+            }
+        }
+        span = Some((*e, e.prefix.last()));
+    }
+
+    // One table per uid, one uid per table.
+    let pairs = pairs.get_mut(..n).ok_or(Refusal::TooMany)?;
+    for (p, e) in pairs.iter_mut().zip(out) {
+        *p = UidTable { uid: e.uid, table: e.table };
+    }
+    let pair_is_new = |p: &UidTable| adds.iter().any(|a| a.uid == p.uid && a.table == p.table);
+    pairs.sort_unstable_by_key(|p| (p.uid, p.table));
+    for w in pairs.windows(2) {
+        if w[0].uid == w[1].uid && w[0].table != w[1].table {
+            let old = if pair_is_new(&w[0]) { w[1] } else { w[0] };
+            return Err(Refusal::UidHasTable { uid: old.uid, table: old.table });
+        }
+    }
+    pairs.sort_unstable_by_key(|p| (p.table, p.uid));
+    for w in pairs.windows(2) {
+        if w[0].table == w[1].table && w[0].uid != w[1].uid {
+            let old = if pair_is_new(&w[0]) { w[1] } else { w[0] };
+            return Err(Refusal::TableTaken { table: old.table, owner: old.uid });
+        }
+    }
+    Ok(n)
+}
+
+/// A run of addresses owned by one uid; a namespace's ranges are disjoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Range {
+    pub family: Family,
+    pub first: u128,
+    pub last: u128,
+    pub uid: u32,
+}
+
+/// Lookup indexes built from a valid, sorted list, for the data path.
+///
+/// `ranges` and `uids` need room for `entries.len()` items each; returns how
+/// many of each were written.
+pub fn build_index(entries: &[Entry], ranges: &mut [Range], uids: &mut [UidTable]) -> Result<(usize, usize), Refusal> {
+    let mut nr: usize = 0;
+    for e in entries {
+        let (first, last) = (e.prefix.first(), e.prefix.last());
+        if let Some(r) = nr.checked_sub(1).and_then(|i| ranges.get_mut(i)) {
+            if r.family == e.prefix.family && r.uid == e.uid && first <= r.last.saturating_add(1) {
+                r.last = r.last.max(last);
+                continue;
+            }
+        }
+        *ranges.get_mut(nr).ok_or(Refusal::TooMany)? = Range { family: e.prefix.family, first, last, uid: e.uid };
+        nr += 1;
+    }
+    let mut nu = 0;
+    for e in entries {
+        *uids.get_mut(nu).ok_or(Refusal::TooMany)? = UidTable { uid: e.uid, table: e.table };
+        nu += 1;
+    }
+    let uids = &mut uids[..nu];
+    uids.sort_unstable_by_key(|u| u.uid);
+    let mut w = 0;
+    for r in 0..uids.len() {
+        if w == 0 || uids[w - 1].uid != uids[r].uid {
+            uids[w] = uids[r];
+            w += 1;
+        }
+    }
+    Ok((nr, w))
+}
+
+/// The table of `uid` if it is managed. O(log n).
+pub fn table_of(uids: &[UidTable], uid: u32) -> Option<u32> {
+    uids.binary_search_by_key(&uid, |u| u.uid).ok().and_then(|i| uids.get(i)).map(|u| u.table)
+}
+
+/// The uid that owns `addr`, if any. O(log n).
+pub fn owner(ranges: &[Range], family: Family, addr: u128) -> Option<u32> {
+    let i = ranges.partition_point(|r| (r.family, r.first) <= (family, addr));
+    let r = ranges.get(i.checked_sub(1)?)?;
+    (r.family == family && addr <= r.last).then_some(r.uid)
+}
+
+/// Among `uid`'s host entries of `family`, the one sharing the longest
+/// prefix with `dst` (the first on a tie). O(n) over the list.
+pub fn closest_source(entries: &[Entry], uid: u32, family: Family, dst: u128) -> Option<Prefix> {
+    let mut best: Option<(u32, Prefix)> = None;
+    for e in entries {
+        if e.uid != uid || e.prefix.family != family || !e.prefix.is_host() {
+            continue;
+        }
+        let common = (e.prefix.addr ^ dst).leading_zeros();
+        if best.is_none_or(|(c, _)| common > c) {
+            best = Some((common, e.prefix));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests;
