@@ -11,7 +11,6 @@ use kernel::{
 };
 
 const N_ATTRS: usize = bindings::uoa_attr___UOA_A_MAX as usize;
-const N_CMDS: usize = bindings::uoa_cmd___UOA_CMD_MAX as usize;
 
 static FAMILY: CStatic<bindings::genl_family> = CStatic::uninit();
 static OPS: CStatic<[bindings::genl_small_ops; 1]> = CStatic::uninit();
@@ -36,7 +35,8 @@ impl Family {
             policy: POLICY.get().cast(),
             small_ops: OPS.get().cast(),
             n_small_ops: ops.len() as u8,
-            resv_start_op: N_CMDS as u8,
+            // Every command is new: validate headers and attributes strictly.
+            resv_start_op: bindings::uoa_cmd_UOA_CMD_GET_STATUS as u8,
             module: module.as_ptr(),
             ..Default::default()
         };

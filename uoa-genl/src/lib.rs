@@ -69,7 +69,11 @@ impl Status {
         let status_requests = attrs
             .get_attr_payload_as::<u64>(UoaAttr::StatusRequests)
             .map_err(|_| missing("UOA_A_STATUS_REQUESTS"))?;
-        Ok(Status { version, netns_cookie, status_requests })
+        Ok(Status {
+            version,
+            netns_cookie,
+            status_requests,
+        })
     }
 }
 
@@ -83,7 +87,8 @@ impl Client {
     pub fn connect() -> Result<Self, Error> {
         let (sock, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| Error::Netlink(e.to_string()))?;
-        sock.enable_ext_ack(true).map_err(|e| Error::Netlink(e.to_string()))?;
+        sock.enable_ext_ack(true)
+            .map_err(|e| Error::Netlink(e.to_string()))?;
         let family = match sock.resolve_genl_family(GENL_NAME) {
             Ok(id) => id,
             Err(RouterError::Nlmsgerr(e)) if -e.error() == libc_enoent() => {
@@ -100,7 +105,11 @@ impl Client {
     }
 
     /// Sends one request and returns its one reply message.
-    fn request(&self, cmd: UoaCmd, attrs: GenlBuffer<UoaAttr, neli::types::Buffer>) -> Result<UoaMsg, Error> {
+    fn request(
+        &self,
+        cmd: UoaCmd,
+        attrs: GenlBuffer<UoaAttr, neli::types::Buffer>,
+    ) -> Result<UoaMsg, Error> {
         let msg = GenlmsghdrBuilder::<UoaCmd, UoaAttr, NoUserHeader>::default()
             .cmd(cmd)
             .version(GENL_VERSION)
@@ -135,7 +144,10 @@ where
                     text.trim_end_matches('\0').to_string()
                 })
             });
-            Error::Kernel { errno: -err.error(), message }
+            Error::Kernel {
+                errno: -err.error(),
+                message,
+            }
         }
         other => Error::Netlink(format!("{other:?}")),
     }
@@ -181,21 +193,37 @@ mod tests {
         let status = Status::from_msg(&parse(&status_reply(true))).unwrap();
         assert_eq!(
             status,
-            Status { version: "0.1.0".into(), netns_cookie: 4097, status_requests: 3 }
+            Status {
+                version: "0.1.0".into(),
+                netns_cookie: 4097,
+                status_requests: 3
+            }
         );
     }
 
     #[test]
     fn status_reply_missing_attribute_is_named() {
         let err = Status::from_msg(&parse(&status_reply(false))).unwrap_err();
-        assert_eq!(err.to_string(), "malformed reply from the uoa module: status reply lacks UOA_A_STATUS_REQUESTS");
+        assert_eq!(
+            err.to_string(),
+            "malformed reply from the uoa module: status reply lacks UOA_A_STATUS_REQUESTS"
+        );
     }
 
     #[test]
     fn kernel_error_shows_extack_and_errno() {
-        let e = Error::Kernel { errno: 22, message: Some("Unknown attribute type".into()) };
-        assert_eq!(e.to_string(), "Unknown attribute type (Invalid argument (os error 22))");
-        let e = Error::Kernel { errno: 1, message: None };
+        let e = Error::Kernel {
+            errno: 22,
+            message: Some("Unknown attribute type".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Unknown attribute type (Invalid argument (os error 22))"
+        );
+        let e = Error::Kernel {
+            errno: 1,
+            message: None,
+        };
         assert_eq!(e.to_string(), "Operation not permitted (os error 1)");
     }
 }

@@ -166,19 +166,35 @@ pub struct UidTable {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
     BadAddress,
-    PrefixTooLong { family: Family, len: u8 },
+    PrefixTooLong {
+        family: Family,
+        len: u8,
+    },
     HostBits(Prefix),
     Mapped(Prefix),
     UidZero,
     ReservedTable(u32),
     /// `prefix` is already an entry, of `uid`.
-    Duplicate { prefix: Prefix, uid: u32 },
+    Duplicate {
+        prefix: Prefix,
+        uid: u32,
+    },
     /// `prefix` overlaps `other`, which belongs to another uid, `owner`.
-    Taken { prefix: Prefix, other: Prefix, owner: u32 },
+    Taken {
+        prefix: Prefix,
+        other: Prefix,
+        owner: u32,
+    },
     /// `uid` already has `table`.
-    UidHasTable { uid: u32, table: u32 },
+    UidHasTable {
+        uid: u32,
+        table: u32,
+    },
     /// `table` already belongs to `owner`.
-    TableTaken { table: u32, owner: u32 },
+    TableTaken {
+        table: u32,
+        owner: u32,
+    },
     /// A removal names a prefix that is not an entry.
     NotFound(Prefix),
     /// More entries than the buffers given.
@@ -215,14 +231,26 @@ impl fmt::Display for Refusal {
             Refusal::Mapped(p) => write!(f, "{p} is IPv4-mapped: use the IPv4 address"),
             Refusal::UidZero => write!(f, "uid 0 cannot be managed"),
             Refusal::ReservedTable(t) => write!(f, "table {t} is reserved"),
-            Refusal::Duplicate { prefix, uid } => write!(f, "{prefix} is already an entry of uid {uid}"),
-            Refusal::Taken { prefix, other, owner } if prefix == other => {
+            Refusal::Duplicate { prefix, uid } => {
+                write!(f, "{prefix} is already an entry of uid {uid}")
+            }
+            Refusal::Taken {
+                prefix,
+                other,
+                owner,
+            } if prefix == other => {
                 write!(f, "{prefix} already belongs to uid {owner}")
             }
-            Refusal::Taken { prefix, other, owner } => {
+            Refusal::Taken {
+                prefix,
+                other,
+                owner,
+            } => {
                 write!(f, "{prefix} overlaps {other} of uid {owner}")
             }
-            Refusal::UidHasTable { uid, table } => write!(f, "uid {uid} already uses table {table}"),
+            Refusal::UidHasTable { uid, table } => {
+                write!(f, "uid {uid} already uses table {table}")
+            }
             Refusal::TableTaken { table, owner } => {
                 write!(f, "table {table} already belongs to uid {owner}")
             }
@@ -236,7 +264,10 @@ impl fmt::Display for Refusal {
 struct Addr(Prefix);
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = Prefix { len: self.0.family.bits(), ..self.0 };
+        let p = Prefix {
+            len: self.0.family.bits(),
+            ..self.0
+        };
         write!(f, "{p}")
     }
 }
@@ -324,7 +355,10 @@ pub fn apply(
         push(out, *a)?;
     }
     let out = &out[..n];
-    let is_new = |e: &Entry| adds.binary_search_by(|a| a.cmp_prefix(e)).is_ok_and(|i| adds[i] == *e);
+    let is_new = |e: &Entry| {
+        adds.binary_search_by(|a| a.cmp_prefix(e))
+            .is_ok_and(|i| adds[i] == *e)
+    };
 
     // Prefixes: sweep in order, tracking the span covered so far and its
     // one owner; anything that reaches into it must be the same uid's.
@@ -334,10 +368,17 @@ pub fn apply(
             if held.prefix.family == e.prefix.family && e.prefix.first() <= end {
                 let (new, old) = if is_new(e) { (e, &held) } else { (&held, e) };
                 if held.prefix == e.prefix && held.uid == e.uid {
-                    return Err(Refusal::Duplicate { prefix: new.prefix, uid: old.uid });
+                    return Err(Refusal::Duplicate {
+                        prefix: new.prefix,
+                        uid: old.uid,
+                    });
                 }
                 if held.uid != e.uid || held.prefix == e.prefix {
-                    return Err(Refusal::Taken { prefix: new.prefix, other: old.prefix, owner: old.uid });
+                    return Err(Refusal::Taken {
+                        prefix: new.prefix,
+                        other: old.prefix,
+                        owner: old.uid,
+                    });
                 }
                 if e.prefix.last() > end {
                     span = Some((*e, e.prefix.last()));
@@ -351,21 +392,30 @@ pub fn apply(
     // One table per uid, one uid per table.
     let pairs = pairs.get_mut(..n).ok_or(Refusal::TooMany)?;
     for (p, e) in pairs.iter_mut().zip(out) {
-        *p = UidTable { uid: e.uid, table: e.table };
+        *p = UidTable {
+            uid: e.uid,
+            table: e.table,
+        };
     }
     let pair_is_new = |p: &UidTable| adds.iter().any(|a| a.uid == p.uid && a.table == p.table);
     pairs.sort_unstable_by_key(|p| (p.uid, p.table));
     for w in pairs.windows(2) {
         if w[0].uid == w[1].uid && w[0].table != w[1].table {
             let old = if pair_is_new(&w[0]) { w[1] } else { w[0] };
-            return Err(Refusal::UidHasTable { uid: old.uid, table: old.table });
+            return Err(Refusal::UidHasTable {
+                uid: old.uid,
+                table: old.table,
+            });
         }
     }
     pairs.sort_unstable_by_key(|p| (p.table, p.uid));
     for w in pairs.windows(2) {
         if w[0].table == w[1].table && w[0].uid != w[1].uid {
             let old = if pair_is_new(&w[0]) { w[1] } else { w[0] };
-            return Err(Refusal::TableTaken { table: old.table, owner: old.uid });
+            return Err(Refusal::TableTaken {
+                table: old.table,
+                owner: old.uid,
+            });
         }
     }
     Ok(n)
@@ -384,7 +434,11 @@ pub struct Range {
 ///
 /// `ranges` and `uids` need room for `entries.len()` items each; returns how
 /// many of each were written.
-pub fn build_index(entries: &[Entry], ranges: &mut [Range], uids: &mut [UidTable]) -> Result<(usize, usize), Refusal> {
+pub fn build_index(
+    entries: &[Entry],
+    ranges: &mut [Range],
+    uids: &mut [UidTable],
+) -> Result<(usize, usize), Refusal> {
     let mut nr: usize = 0;
     for e in entries {
         let (first, last) = (e.prefix.first(), e.prefix.last());
@@ -394,12 +448,20 @@ pub fn build_index(entries: &[Entry], ranges: &mut [Range], uids: &mut [UidTable
                 continue;
             }
         }
-        *ranges.get_mut(nr).ok_or(Refusal::TooMany)? = Range { family: e.prefix.family, first, last, uid: e.uid };
+        *ranges.get_mut(nr).ok_or(Refusal::TooMany)? = Range {
+            family: e.prefix.family,
+            first,
+            last,
+            uid: e.uid,
+        };
         nr += 1;
     }
     let mut nu = 0;
     for e in entries {
-        *uids.get_mut(nu).ok_or(Refusal::TooMany)? = UidTable { uid: e.uid, table: e.table };
+        *uids.get_mut(nu).ok_or(Refusal::TooMany)? = UidTable {
+            uid: e.uid,
+            table: e.table,
+        };
         nu += 1;
     }
     let uids = &mut uids[..nu];
@@ -416,7 +478,10 @@ pub fn build_index(entries: &[Entry], ranges: &mut [Range], uids: &mut [UidTable
 
 /// The table of `uid` if it is managed. O(log n).
 pub fn table_of(uids: &[UidTable], uid: u32) -> Option<u32> {
-    uids.binary_search_by_key(&uid, |u| u.uid).ok().and_then(|i| uids.get(i)).map(|u| u.table)
+    uids.binary_search_by_key(&uid, |u| u.uid)
+        .ok()
+        .and_then(|i| uids.get(i))
+        .map(|u| u.table)
 }
 
 /// The uid that owns `addr`, if any. O(log n).

@@ -14,16 +14,33 @@ fn v6(s: &str) -> Prefix {
 }
 
 fn entry(prefix: Prefix, uid: u32, table: u32) -> Entry {
-    Entry { prefix, uid, table, ifindex: 0 }
+    Entry {
+        prefix,
+        uid,
+        table,
+        ifindex: 0,
+    }
 }
 
 /// `apply` with buffers sized as the module sizes them.
-fn run(current: &[Entry], replace: Replace, removes: &[Prefix], adds: &[Entry]) -> Result<Vec<Entry>, Refusal> {
+fn run(
+    current: &[Entry],
+    replace: Replace,
+    removes: &[Prefix],
+    adds: &[Entry],
+) -> Result<Vec<Entry>, Refusal> {
     let (mut removes, mut adds) = (removes.to_vec(), adds.to_vec());
     let cap = current.len() + adds.len();
     let mut out = vec![Entry::default(); cap];
     let mut pairs = vec![UidTable::default(); cap];
-    let n = apply(current, replace, &mut removes, &mut adds, &mut out, &mut pairs)?;
+    let n = apply(
+        current,
+        replace,
+        &mut removes,
+        &mut adds,
+        &mut out,
+        &mut pairs,
+    )?;
     out.truncate(n);
     Ok(out)
 }
@@ -44,14 +61,39 @@ fn mission_example() {
 
 #[test]
 fn refusals_name_the_reason() {
-    let base = add(&[], &[entry(v4("10.1.3.1"), 1011, 100), entry(v6("2001:db8::1"), 1011, 100)]).unwrap();
+    let base = add(
+        &[],
+        &[
+            entry(v4("10.1.3.1"), 1011, 100),
+            entry(v6("2001:db8::1"), 1011, 100),
+        ],
+    )
+    .unwrap();
     let cases = [
-        (entry(v4("10.1.3.1"), 1012, 101), "10.1.3.1 already belongs to uid 1011"),
-        (entry(v4("10.1.3.0/24"), 1012, 101), "10.1.3.0/24 overlaps 10.1.3.1 of uid 1011"),
-        (entry(v4("10.1.3.1"), 1011, 100), "10.1.3.1 is already an entry of uid 1011"),
-        (entry(v6("2001:db8::1"), 1012, 101), "2001:db8::1 already belongs to uid 1011"),
-        (entry(v4("10.1.3.2"), 1011, 101), "uid 1011 already uses table 100"),
-        (entry(v4("10.1.3.2"), 1012, 100), "table 100 already belongs to uid 1011"),
+        (
+            entry(v4("10.1.3.1"), 1012, 101),
+            "10.1.3.1 already belongs to uid 1011",
+        ),
+        (
+            entry(v4("10.1.3.0/24"), 1012, 101),
+            "10.1.3.0/24 overlaps 10.1.3.1 of uid 1011",
+        ),
+        (
+            entry(v4("10.1.3.1"), 1011, 100),
+            "10.1.3.1 is already an entry of uid 1011",
+        ),
+        (
+            entry(v6("2001:db8::1"), 1012, 101),
+            "2001:db8::1 already belongs to uid 1011",
+        ),
+        (
+            entry(v4("10.1.3.2"), 1011, 101),
+            "uid 1011 already uses table 100",
+        ),
+        (
+            entry(v4("10.1.3.2"), 1012, 100),
+            "table 100 already belongs to uid 1011",
+        ),
         (entry(v4("10.1.3.2"), 0, 100), "uid 0 cannot be managed"),
         (entry(v4("10.1.3.2"), 1012, 254), "table 254 is reserved"),
     ];
@@ -59,40 +101,87 @@ fn refusals_name_the_reason() {
         assert_eq!(message(add(&base, &[e])), want, "{e:?}");
     }
     for t in [0, 253, 254, 255] {
-        assert_eq!(add(&base, &[entry(v4("10.9.9.9"), 7, t)]).unwrap_err(), Refusal::ReservedTable(t));
+        assert_eq!(
+            add(&base, &[entry(v4("10.9.9.9"), 7, t)]).unwrap_err(),
+            Refusal::ReservedTable(t)
+        );
     }
-    assert_eq!(message(run(&base, Replace::Nothing, &[v4("10.1.3.9")], &[])), "10.1.3.9 is not an entry");
+    assert_eq!(
+        message(run(&base, Replace::Nothing, &[v4("10.1.3.9")], &[])),
+        "10.1.3.9 is not an entry"
+    );
 }
 
 #[test]
 fn prefixes_are_checked() {
-    assert_eq!(Prefix::new(Family::V4, 0x0a010301, 24).unwrap_err().to_string(), "10.1.3.1/24 has host bits set");
-    assert_eq!(Prefix::new(Family::V4, 0, 33).unwrap_err().to_string(), "prefix length 33 exceeds 32");
-    assert_eq!(Prefix::new(Family::V6, 0, 129).unwrap_err().to_string(), "prefix length 129 exceeds 128");
+    assert_eq!(
+        Prefix::new(Family::V4, 0x0a010301, 24)
+            .unwrap_err()
+            .to_string(),
+        "10.1.3.1/24 has host bits set"
+    );
+    assert_eq!(
+        Prefix::new(Family::V4, 0, 33).unwrap_err().to_string(),
+        "prefix length 33 exceeds 32"
+    );
+    assert_eq!(
+        Prefix::new(Family::V6, 0, 129).unwrap_err().to_string(),
+        "prefix length 129 exceeds 128"
+    );
     let mapped = u128::from(Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x0a01, 0x0301]));
     assert_eq!(
-        Prefix::new(Family::V6, mapped, 128).unwrap_err().to_string(),
+        Prefix::new(Family::V6, mapped, 128)
+            .unwrap_err()
+            .to_string(),
         "::ffff:10.1.3.1 is IPv4-mapped: use the IPv4 address"
     );
-    assert_eq!(Prefix::from_bytes(&[10, 1, 3, 1], 32).unwrap(), v4("10.1.3.1"));
-    assert_eq!(Prefix::from_bytes(&[10, 1, 3], 24), Err(Refusal::BadAddress));
+    assert_eq!(
+        Prefix::from_bytes(&[10, 1, 3, 1], 32).unwrap(),
+        v4("10.1.3.1")
+    );
+    assert_eq!(
+        Prefix::from_bytes(&[10, 1, 3], 24),
+        Err(Refusal::BadAddress)
+    );
     assert_eq!(v4("0.0.0.0/0").last(), u128::from(u32::MAX));
     assert_eq!(v6("::/0").last(), u128::MAX);
     assert_eq!(v4("10.0.0.0/8").to_string(), "10.0.0.0/8");
     let (bytes, n) = v6("2001:db8::1").to_bytes();
-    assert_eq!(Prefix::from_bytes(&bytes[..n], 128).unwrap(), v6("2001:db8::1"));
+    assert_eq!(
+        Prefix::from_bytes(&bytes[..n], 128).unwrap(),
+        v6("2001:db8::1")
+    );
 }
 
 #[test]
 fn batch_is_all_or_nothing_and_orders_ops() {
     let base = add(&[], &[entry(v4("10.1.3.1"), 1011, 100)]).unwrap();
     // Moving an address between uids works in one batch: remove, then add.
-    let moved = run(&base, Replace::Nothing, &[v4("10.1.3.1")], &[entry(v4("10.1.3.1"), 1012, 101)]).unwrap();
+    let moved = run(
+        &base,
+        Replace::Nothing,
+        &[v4("10.1.3.1")],
+        &[entry(v4("10.1.3.1"), 1012, 101)],
+    )
+    .unwrap();
     assert_eq!(moved, vec![entry(v4("10.1.3.1"), 1012, 101)]);
     // One bad entry refuses the whole batch.
-    assert!(add(&base, &[entry(v4("10.1.3.2"), 1011, 100), entry(v4("10.1.3.3"), 0, 5)]).is_err());
+    assert!(add(
+        &base,
+        &[
+            entry(v4("10.1.3.2"), 1011, 100),
+            entry(v4("10.1.3.3"), 0, 5)
+        ]
+    )
+    .is_err());
     // A uid may change table when all its entries are replaced.
-    let retabled = run(&base, Replace::Uid(1011), &[], &[entry(v4("10.1.3.1"), 1011, 200)]).unwrap();
+    let retabled = run(
+        &base,
+        Replace::Uid(1011),
+        &[],
+        &[entry(v4("10.1.3.1"), 1011, 200)],
+    )
+    .unwrap();
     assert_eq!(retabled, vec![entry(v4("10.1.3.1"), 1011, 200)]);
     assert_eq!(run(&base, Replace::All, &[], &[]).unwrap(), vec![]);
     // Nested prefixes of one uid are fine.
@@ -127,14 +216,26 @@ fn lookups() {
     assert_eq!(owner(ranges, Family::V6, a(v4("10.1.3.1"))), None);
     assert_eq!(owner(ranges, Family::V6, a(v6("2001:db8::1"))), Some(1012));
     let dst = a(v6("2001:db8:1::99"));
-    assert_eq!(closest_source(&list, 1012, Family::V6, dst), Some(v6("2001:db8:1::1")));
+    assert_eq!(
+        closest_source(&list, 1012, Family::V6, dst),
+        Some(v6("2001:db8:1::1"))
+    );
     assert_eq!(closest_source(&list, 1011, Family::V6, dst), None);
 }
 
 // ---- against a naive model ----
 
-fn naive(current: &[Entry], replace: Replace, removes: &[Prefix], adds: &[Entry]) -> Option<Vec<Entry>> {
-    let mut list: Vec<Entry> = current.iter().filter(|e| !replace.drops(e)).copied().collect();
+fn naive(
+    current: &[Entry],
+    replace: Replace,
+    removes: &[Prefix],
+    adds: &[Entry],
+) -> Option<Vec<Entry>> {
+    let mut list: Vec<Entry> = current
+        .iter()
+        .filter(|e| !replace.drops(e))
+        .copied()
+        .collect();
     for r in removes {
         let i = list.iter().position(|e| e.prefix == *r)?;
         list.remove(i);
@@ -144,7 +245,8 @@ fn naive(current: &[Entry], replace: Replace, removes: &[Prefix], adds: &[Entry]
         check_entry(a).ok()?;
         for b in &list[i + 1..] {
             let (p, q) = (a.prefix, b.prefix);
-            let overlap = p.family() == q.family() && p.first() <= q.last() && q.first() <= p.last();
+            let overlap =
+                p.family() == q.family() && p.first() <= q.last() && q.first() <= p.last();
             if (overlap && (a.uid != b.uid || a.prefix == b.prefix))
                 || (a.uid == b.uid && a.table != b.table)
                 || (a.table == b.table && a.uid != b.uid)
@@ -169,12 +271,20 @@ fn arb_prefix() -> impl Strategy<Value = Prefix> {
 }
 
 fn arb_entry() -> impl Strategy<Value = Entry> {
-    (arb_prefix(), 0u32..4, prop::sample::select(vec![1u32, 2, 3, 254]))
+    (
+        arb_prefix(),
+        0u32..4,
+        prop::sample::select(vec![1u32, 2, 3, 254]),
+    )
         .prop_map(|(prefix, uid, table)| entry(prefix, uid, table))
 }
 
 fn arb_replace() -> impl Strategy<Value = Replace> {
-    prop_oneof![Just(Replace::Nothing), Just(Replace::All), (1u32..4).prop_map(Replace::Uid)]
+    prop_oneof![
+        Just(Replace::Nothing),
+        Just(Replace::All),
+        (1u32..4).prop_map(Replace::Uid)
+    ]
 }
 
 proptest! {

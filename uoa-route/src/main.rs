@@ -6,7 +6,10 @@ use nix::unistd::{getuid, User};
 use uoa_genl::Client;
 
 #[derive(Parser)]
-#[command(version, about = "A user's view of its own UOA addresses, table and routes")]
+#[command(
+    version,
+    about = "A user's view of its own UOA addresses, table and routes"
+)]
 struct Cli {
     /// Print JSON instead of text.
     #[arg(short, long, global = true)]

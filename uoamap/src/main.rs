@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 use uoa_genl::Client;
 
 #[derive(Parser)]
-#[command(version, about = "Administer UOA: per-user addresses and routing tables")]
+#[command(
+    version,
+    about = "Administer UOA: per-user addresses and routing tables"
+)]
 struct Cli {
     /// Print JSON instead of text.
     #[arg(short, long, global = true)]
