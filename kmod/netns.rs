@@ -6,7 +6,7 @@
 //! The kernel allocates a zeroed [`NetState`] for every namespace, existing
 //! and new, and frees it after the namespace's last user is gone.
 
-use crate::cstatic::CStatic;
+use crate::{cstatic::CStatic, store::Store};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{bindings, error::to_result, prelude::*};
 
@@ -14,6 +14,7 @@ use kernel::{bindings, error::to_result, prelude::*};
 #[repr(C)]
 pub(crate) struct NetState {
     status_requests: AtomicU64,
+    pub(crate) store: Store,
 }
 
 impl NetState {
@@ -47,6 +48,8 @@ impl Registration {
         let ops = bindings::pernet_operations {
             id: NET_ID.as_ptr(),
             size: core::mem::size_of::<NetState>(),
+            pre_exit: Some(pre_exit),
+            exit: Some(exit),
             ..Default::default()
         };
         // SAFETY: `NET_OPS` is not registered yet (module init runs once), so
@@ -57,6 +60,18 @@ impl Registration {
         to_result(unsafe { bindings::register_pernet_subsys(NET_OPS.get()) })?;
         Ok(Registration(()))
     }
+}
+
+/// The namespace is going away: unpublish its policy. The kernel waits for
+/// an RCU grace period between `pre_exit` and `exit`.
+unsafe extern "C" fn pre_exit(net: *mut bindings::net) {
+    // SAFETY: called by the pernet core for a namespace of ours.
+    unsafe { state(net) }.store.retire();
+}
+
+unsafe extern "C" fn exit(net: *mut bindings::net) {
+    // SAFETY: as in `pre_exit`; its state is freed only after we return.
+    unsafe { state(net) }.store.free_retired();
 }
 
 impl Drop for Registration {

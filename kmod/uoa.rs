@@ -13,6 +13,12 @@ mod cstatic;
 mod genl;
 mod netlink;
 mod netns;
+// The policy logic is shared with the host crate uoa-policy (tested there).
+#[path = "policy/lib.rs"]
+#[allow(unused_attributes, unreachable_pub, missing_docs, dead_code)]
+mod policy;
+mod rcu;
+mod store;
 
 /// Module version, reported by `UOA_CMD_GET_STATUS`.
 const VERSION: &CStr = c_str!("0.1.0");

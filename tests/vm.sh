@@ -29,7 +29,7 @@ pgid_file=$log.pgid
 watchdog=$!
 set +e
 setsid bash -c 'echo $$ >"$0" && exec "$@"' "$pgid_file" "$UOA_ROOT/tools/vm-boot.sh" "$kdir" \
-	"UOA_KO=$ko UOAMAP=$UOA_ROOT/target/release/uoamap /usr/bin/python3 tests/guest/run.py$args" \
+	"UOA_KO=$ko UOA_KSRC=$kdir/source UOAMAP=$UOA_ROOT/target/release/uoamap /usr/bin/python3 tests/guest/run.py$args" \
 	</dev/null 2>&1 | cat >"$log"
 rc=${PIPESTATUS[0]}
 set -e

@@ -9,8 +9,9 @@ source "$(dirname "$0")/env.sh"
 kdir=$("$UOA_ROOT/tools/build-kernel.sh" "$@" | tail -n1)
 mdir=$UOA_CACHE/kmod-$(basename "$kdir")
 mkdir -p "$mdir"
-# -c: compare contents, so kbuild sees new mtimes only on real changes.
-rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' --exclude='*.mod*' \
+# -c: compare contents, so kbuild sees new mtimes only on real changes;
+# -L: kmod/policy links to the shared uoa-policy sources.
+rsync -rcL --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' --exclude='*.mod*' \
 	--exclude='Module.symvers' --exclude='modules.order' --exclude='*.d' \
 	"$UOA_ROOT/kmod/" "$mdir/"
 # Warnings are errors, as with CONFIG_WERROR in a distribution kernel.

@@ -9,7 +9,7 @@ apt_pkgs=(
 	clang lld llvm libclang-dev
 	patch flex bison bc cpio kmod rsync libelf-dev libssl-dev dwarves xz-utils
 	qemu-system-x86 udev busybox-static
-	iproute2 python3 socat netcat-openbsd
+	iproute2 python3 python3-yaml python3-jsonschema socat netcat-openbsd passwd
 )
 for p in "${apt_pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")

@@ -29,6 +29,7 @@ def collect(patterns):
 
 def main():
     os.chdir(uoa.ROOT)
+    uoa.ensure_users()
     passed = failed = 0
     for name, fn in collect(sys.argv[1:]):
         uoa.load_module()

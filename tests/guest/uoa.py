@@ -13,6 +13,19 @@ import kernel_log
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UOA_KO = os.environ.get("UOA_KO", "")
 UOAMAP = os.environ.get("UOAMAP", os.path.join(ROOT, "target/release/uoamap"))
+KSRC = os.environ.get("UOA_KSRC", "")  # the patched kernel's source tree
+
+# Test users: name -> uid. The guest's /etc is a throwaway overlay.
+USERS = {"u11": 1011, "u12": 1012, "u13": 1013}
+
+
+def ensure_users():
+    with open("/etc/passwd") as f:
+        known = {line.split(":")[0] for line in f}
+    with open("/etc/passwd", "a") as f:
+        for name, uid in USERS.items():
+            if name not in known:
+                f.write(f"{name}:x:{uid}:{uid}::/tmp:/bin/sh\n")
 
 class Fail(Exception):
     pass
@@ -77,19 +90,38 @@ CTRL_ATTR_FAMILY_NAME = 2
 NLM_F_REQUEST = 1
 NLM_F_ACK = 4
 NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_DUMP = 0x300
 NLMSGERR_ATTR_MSG = 1
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
 SO_NETNS_COOKIE = 71
 
-UOA_CMD_GET_STATUS = 1
+UOA_CMD_GET_STATUS, UOA_CMD_GET_ENTRIES, UOA_CMD_SET_ENTRIES = 1, 2, 3
 UOA_A_PAD, UOA_A_VERSION, UOA_A_NETNS_COOKIE, UOA_A_STATUS_REQUESTS = 1, 2, 3, 4
+UOA_A_STATUS_ENTRIES, UOA_A_STATUS_UIDS, UOA_A_STATUS_MEMORY = 5, 6, 7
+UOA_A_UID, UOA_A_FLAGS, UOA_A_ENTRY = 8, 9, 10
+UOA_A_ENTRY_ADDR, UOA_A_ENTRY_PREFIXLEN, UOA_A_ENTRY_UID, UOA_A_ENTRY_TABLE = 1, 2, 3, 4
+UOA_A_ENTRY_IFINDEX, UOA_A_ENTRY_FLAGS = 5, 6
+UOA_F_REPLACE = UOA_EF_REMOVE = 1
+NLA_F_NESTED = 0x8000
 
 
 def nla(kind, payload):
     hdr = struct.pack("=HH", 4 + len(payload), kind)
     return hdr + payload + b"\0" * (-len(payload) % 4)
+
+
+def attr_list(buf):
+    out = []
+    while len(buf) >= 4:
+        length, kind = struct.unpack_from("=HH", buf)
+        if length < 4:
+            break
+        out.append((kind & 0x3FFF, buf[4:length]))
+        buf = buf[(length + 3) & ~3 :]
+    return out
 
 
 def parse_attrs(buf):
@@ -144,6 +176,25 @@ class Genl:
                     text = tlvs.get(NLMSGERR_ATTR_MSG, b"").rstrip(b"\0").decode()
                     raise NetlinkError(-err, text)
                 reply = parse_attrs(msg[4:])
+
+    def dump(self, family, cmd, payload=b""):
+        """A dump request; returns one list of (type, payload) per message."""
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, 1, 0) + payload
+        flags = NLM_F_REQUEST | NLM_F_DUMP
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), family, flags, self.seq, 0) + body)
+        msgs = []
+        while True:
+            data = self.sock.recv(1 << 20)
+            while data:
+                length, kind, _, _, _ = struct.unpack_from("=IHHII", data)
+                msg, data = data[16:length], data[(length + 3) & ~3 :]
+                if kind == NLMSG_DONE:
+                    return msgs
+                if kind == NLMSG_ERROR:
+                    (err,) = struct.unpack_from("=i", msg)
+                    raise NetlinkError(-err, "")
+                msgs.append(attr_list(msg[4:]))
 
     def family_id(self, name):
         attrs = self.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, nla(CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0"))

@@ -11,14 +11,15 @@ use neli::{
         socket::NlFamily,
     },
     err::RouterError,
-    genl::{Genlmsghdr, GenlmsghdrBuilder, NoUserHeader},
+    genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, Nlattr, NlattrBuilder, NoUserHeader},
     nl::{NlPayload, Nlmsghdr},
     router::synchronous::NlRouter,
-    types::GenlBuffer,
+    types::{Buffer, GenlBuffer},
     utils::Groups,
 };
 use serde::Serialize;
-use uapi::{UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
+use uapi::{EntryAttr, UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
+pub use uoa_policy::{Entry, Family, Prefix, Refusal};
 
 /// A message of the uoa family.
 pub type UoaMsg = Genlmsghdr<UoaCmd, UoaAttr>;
@@ -50,6 +51,9 @@ pub struct Status {
     pub version: String,
     pub netns_cookie: u64,
     pub status_requests: u64,
+    pub entries: u32,
+    pub uids: u32,
+    pub memory_bytes: u64,
 }
 
 impl Status {
@@ -69,12 +73,93 @@ impl Status {
         let status_requests = attrs
             .get_attr_payload_as::<u64>(UoaAttr::StatusRequests)
             .map_err(|_| missing("UOA_A_STATUS_REQUESTS"))?;
-        Ok(Status {
-            version,
-            netns_cookie,
-            status_requests,
-        })
+        let entries =
+            attrs.get_attr_payload_as::<u32>(UoaAttr::StatusEntries).map_err(|_| missing("UOA_A_STATUS_ENTRIES"))?;
+        let uids = attrs.get_attr_payload_as::<u32>(UoaAttr::StatusUids).map_err(|_| missing("UOA_A_STATUS_UIDS"))?;
+        let memory_bytes =
+            attrs.get_attr_payload_as::<u64>(UoaAttr::StatusMemory).map_err(|_| missing("UOA_A_STATUS_MEMORY"))?;
+        Ok(Status { version, netns_cookie, status_requests, entries, uids, memory_bytes })
     }
+}
+
+/// Reads the entries of a GET_ENTRIES dump message.
+pub fn entries_from_msg(msg: &UoaMsg) -> Result<Vec<Entry>, Error> {
+    let bad = |what: &str| Error::Reply(format!("entry: {what}"));
+    let mut out = Vec::new();
+    for attr in msg.attrs().iter().filter(|a| *a.nla_type().nla_type() == UoaAttr::Entry) {
+        let h = attr.get_attr_handle::<EntryAttr>().map_err(|e| bad(&e.to_string()))?;
+        let addr = h.get_attribute(EntryAttr::Addr).ok_or_else(|| bad("no UOA_A_ENTRY_ADDR"))?;
+        let len = h.get_attr_payload_as::<u8>(EntryAttr::Prefixlen).map_err(|_| bad("no UOA_A_ENTRY_PREFIXLEN"))?;
+        let prefix = Prefix::from_bytes(addr.nla_payload().as_ref(), len).map_err(|e| bad(&e.to_string()))?;
+        out.push(Entry {
+            prefix,
+            uid: h.get_attr_payload_as::<u32>(EntryAttr::Uid).map_err(|_| bad("no UOA_A_ENTRY_UID"))?,
+            table: h.get_attr_payload_as::<u32>(EntryAttr::Table).map_err(|_| bad("no UOA_A_ENTRY_TABLE"))?,
+            ifindex: h.get_attr_payload_as::<u32>(EntryAttr::Ifindex).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// One change in a SET_ENTRIES batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Add(Entry),
+    Remove(Prefix),
+}
+
+/// Which entries a batch first drops (`UOA_F_REPLACE`, with `UOA_A_UID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace {
+    Nothing,
+    All,
+    Uid(u32),
+}
+
+fn nla<T: neli::consts::genl::NlAttrType, P: neli::Size + neli::ToBytes>(
+    kind: T,
+    payload: P,
+) -> Result<Nlattr<T, Buffer>, Error> {
+    let ty = AttrTypeBuilder::default().nla_type(kind).build().map_err(|e| Error::Netlink(e.to_string()))?;
+    NlattrBuilder::default().nla_type(ty).nla_payload(payload).build().map_err(|e| Error::Netlink(e.to_string()))
+}
+
+/// The attributes of a SET_ENTRIES request.
+pub fn set_request(replace: Replace, changes: &[Change]) -> Result<GenlBuffer<UoaAttr, Buffer>, Error> {
+    let ser = |e: neli::err::SerError| Error::Netlink(e.to_string());
+    let mut attrs = GenlBuffer::new();
+    match replace {
+        Replace::Nothing => {}
+        Replace::All => attrs.push(nla(UoaAttr::Flags, uapi::F_REPLACE)?),
+        Replace::Uid(uid) => {
+            attrs.push(nla(UoaAttr::Flags, uapi::F_REPLACE)?);
+            attrs.push(nla(UoaAttr::Uid, uid)?);
+        }
+    }
+    for change in changes {
+        let prefix = match change {
+            Change::Add(e) => &e.prefix,
+            Change::Remove(p) => p,
+        };
+        let (bytes, n) = prefix.to_bytes();
+        let mut entry = nla(UoaAttr::Entry, Buffer::from(Vec::new()))?
+            .nest(&nla(EntryAttr::Addr, Buffer::from(bytes[..n].to_vec()))?)
+            .map_err(ser)?
+            .nest(&nla(EntryAttr::Prefixlen, prefix.len())?)
+            .map_err(ser)?;
+        match change {
+            Change::Add(e) => {
+                entry = entry.nest(&nla(EntryAttr::Uid, e.uid)?).map_err(ser)?;
+                entry = entry.nest(&nla(EntryAttr::Table, e.table)?).map_err(ser)?;
+                if e.ifindex != 0 {
+                    entry = entry.nest(&nla(EntryAttr::Ifindex, e.ifindex)?).map_err(ser)?;
+                }
+            }
+            Change::Remove(_) => entry = entry.nest(&nla(EntryAttr::Flags, uapi::EF_REMOVE)?).map_err(ser)?,
+        }
+        attrs.push(entry);
+    }
+    Ok(attrs)
 }
 
 /// A generic netlink socket bound to the uoa family, in the caller's netns.
@@ -87,29 +172,41 @@ impl Client {
     pub fn connect() -> Result<Self, Error> {
         let (sock, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| Error::Netlink(e.to_string()))?;
-        sock.enable_ext_ack(true)
-            .map_err(|e| Error::Netlink(e.to_string()))?;
+        sock.enable_ext_ack(true).map_err(|e| Error::Netlink(e.to_string()))?;
         let family = match sock.resolve_genl_family(GENL_NAME) {
             Ok(id) => id,
-            Err(RouterError::Nlmsgerr(e)) if -e.error() == libc_enoent() => {
-                return Err(Error::NotLoaded)
-            }
+            Err(RouterError::Nlmsgerr(e)) if -e.error() == libc_enoent() => return Err(Error::NotLoaded),
             Err(e) => return Err(Error::Netlink(e.to_string())),
         };
         Ok(Client { sock, family })
     }
 
     pub fn status(&self) -> Result<Status, Error> {
-        let reply = self.request(UoaCmd::GetStatus, GenlBuffer::new())?;
-        Status::from_msg(&reply)
+        let replies = self.request(UoaCmd::GetStatus, NlmF::ACK, GenlBuffer::new())?;
+        Status::from_msg(replies.first().ok_or_else(|| Error::Reply("no status reply".into()))?)
     }
 
-    /// Sends one request and returns its one reply message.
-    fn request(
-        &self,
-        cmd: UoaCmd,
-        attrs: GenlBuffer<UoaAttr, neli::types::Buffer>,
-    ) -> Result<UoaMsg, Error> {
+    /// The entries visible to the caller (all with CAP_NET_ADMIN), or `uid`'s.
+    pub fn entries(&self, uid: Option<u32>) -> Result<Vec<Entry>, Error> {
+        let mut attrs = GenlBuffer::new();
+        if let Some(uid) = uid {
+            attrs.push(nla(UoaAttr::Uid, uid)?);
+        }
+        let mut out = Vec::new();
+        for msg in self.request(UoaCmd::GetEntries, NlmF::DUMP | NlmF::ACK, attrs)? {
+            out.extend(entries_from_msg(&msg)?);
+        }
+        Ok(out)
+    }
+
+    /// Applies a batch of changes atomically.
+    pub fn set(&self, replace: Replace, changes: &[Change]) -> Result<(), Error> {
+        self.request(UoaCmd::SetEntries, NlmF::ACK, set_request(replace, changes)?)?;
+        Ok(())
+    }
+
+    /// Sends one request and returns its reply messages.
+    fn request(&self, cmd: UoaCmd, flags: NlmF, attrs: GenlBuffer<UoaAttr, Buffer>) -> Result<Vec<UoaMsg>, Error> {
         let msg = GenlmsghdrBuilder::<UoaCmd, UoaAttr, NoUserHeader>::default()
             .cmd(cmd)
             .version(GENL_VERSION)
@@ -118,16 +215,16 @@ impl Client {
             .map_err(|e| Error::Netlink(e.to_string()))?;
         let mut replies = self
             .sock
-            .send::<_, _, u16, UoaMsg>(self.family, NlmF::ACK, NlPayload::Payload(msg))
+            .send::<_, _, u16, UoaMsg>(self.family, flags, NlPayload::Payload(msg))
             .map_err(|e| Error::Netlink(e.to_string()))?;
-        let mut found = None;
+        let mut out = Vec::new();
         for reply in replies.by_ref() {
             let reply: Nlmsghdr<u16, UoaMsg> = reply.map_err(kernel_error)?;
             if let NlPayload::Payload(p) = reply.nl_payload() {
-                found = Some(p.clone());
+                out.push(p.clone());
             }
         }
-        found.ok_or_else(|| Error::Reply(format!("no reply to {cmd:?}")))
+        Ok(out)
     }
 }
 
@@ -185,6 +282,9 @@ mod tests {
         if with_requests {
             b.extend(attr(UoaAttr::StatusRequests.into(), &3u64.to_ne_bytes()));
         }
+        b.extend(attr(UoaAttr::StatusEntries.into(), &2u32.to_ne_bytes()));
+        b.extend(attr(UoaAttr::StatusUids.into(), &1u32.to_ne_bytes()));
+        b.extend(attr(UoaAttr::StatusMemory.into(), &640u64.to_ne_bytes()));
         b
     }
 
@@ -196,7 +296,10 @@ mod tests {
             Status {
                 version: "0.1.0".into(),
                 netns_cookie: 4097,
-                status_requests: 3
+                status_requests: 3,
+                entries: 2,
+                uids: 1,
+                memory_bytes: 640,
             }
         );
     }
@@ -208,6 +311,37 @@ mod tests {
             err.to_string(),
             "malformed reply from the uoa module: status reply lacks UOA_A_STATUS_REQUESTS"
         );
+    }
+
+    // What `uoamap add 10.1.3.1 1011 32811` sends: one UOA_A_ENTRY nest.
+    #[test]
+    fn set_request_encodes_entries() {
+        let e = Entry { prefix: "10.1.3.1".parse().unwrap(), uid: 1011, table: 32811, ifindex: 0 };
+        let attrs = set_request(Replace::Nothing, &[Change::Add(e)]).unwrap();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        neli::ToBytes::to_bytes(&attrs, &mut bytes).unwrap();
+        let mut want = Vec::new();
+        let mut inner = attr(EntryAttr::Addr.into(), &[10, 1, 3, 1]);
+        inner.extend(attr(EntryAttr::Prefixlen.into(), &[32]));
+        inner.extend(attr(EntryAttr::Uid.into(), &1011u32.to_ne_bytes()));
+        inner.extend(attr(EntryAttr::Table.into(), &32811u32.to_ne_bytes()));
+        want.extend(attr(u16::from(UoaAttr::Entry) | 0x8000, &inner));
+        assert_eq!(bytes.into_inner(), want);
+
+        // And a dump message carrying it reads back as the same entry.
+        let mut msg = vec![UoaCmd::GetEntries.into(), GENL_VERSION, 0, 0];
+        msg.extend(want);
+        assert_eq!(entries_from_msg(&parse(&msg)).unwrap(), vec![e]);
+    }
+
+    #[test]
+    fn replace_sets_flags_and_uid() {
+        let attrs = set_request(Replace::Uid(1011), &[]).unwrap();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        neli::ToBytes::to_bytes(&attrs, &mut bytes).unwrap();
+        let mut want = attr(UoaAttr::Flags.into(), &uapi::F_REPLACE.to_ne_bytes());
+        want.extend(attr(UoaAttr::Uid.into(), &1011u32.to_ne_bytes()));
+        assert_eq!(bytes.into_inner(), want);
     }
 
     #[test]

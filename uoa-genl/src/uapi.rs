@@ -5,10 +5,17 @@ use neli::neli_enum;
 pub const GENL_NAME: &str = "uoa";
 pub const GENL_VERSION: u8 = 1;
 
+/// `UOA_F_REPLACE`.
+pub const F_REPLACE: u32 = 1 << 0;
+/// `UOA_EF_REMOVE`.
+pub const EF_REMOVE: u32 = 1 << 0;
+
 #[neli_enum(serialized_type = "u8")]
 pub enum UoaCmd {
     Unspec = 0,
     GetStatus = 1,
+    GetEntries = 2,
+    SetEntries = 3,
 }
 impl neli::consts::genl::Cmd for UoaCmd {}
 
@@ -19,5 +26,23 @@ pub enum UoaAttr {
     Version = 2,
     NetnsCookie = 3,
     StatusRequests = 4,
+    StatusEntries = 5,
+    StatusUids = 6,
+    StatusMemory = 7,
+    Uid = 8,
+    Flags = 9,
+    Entry = 10,
 }
 impl neli::consts::genl::NlAttrType for UoaAttr {}
+
+#[neli_enum(serialized_type = "u16")]
+pub enum EntryAttr {
+    Unspec = 0,
+    Addr = 1,
+    Prefixlen = 2,
+    Uid = 3,
+    Table = 4,
+    Ifindex = 5,
+    Flags = 6,
+}
+impl neli::consts::genl::NlAttrType for EntryAttr {}

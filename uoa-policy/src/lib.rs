@@ -126,6 +126,22 @@ impl Prefix {
     }
 }
 
+impl core::str::FromStr for Prefix {
+    type Err = Refusal;
+
+    /// `10.1.3.1`, `10.0.0.0/8`, `2001:db8::1`, `2001:db8::/32`.
+    fn from_str(s: &str) -> Result<Self, Refusal> {
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| Refusal::BadAddress)?)),
+            None => (s, None),
+        };
+        match addr.parse::<core::net::IpAddr>().map_err(|_| Refusal::BadAddress)? {
+            core::net::IpAddr::V4(a) => Self::new(Family::V4, u32::from(a).into(), len.unwrap_or(32)),
+            core::net::IpAddr::V6(a) => Self::new(Family::V6, u128::from(a), len.unwrap_or(128)),
+        }
+    }
+}
+
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.family {
@@ -223,7 +239,7 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Refusal::BadAddress => write!(f, "address must be 4 (IPv4) or 16 (IPv6) bytes"),
+            Refusal::BadAddress => write!(f, "not an IPv4 or IPv6 address or prefix"),
             Refusal::PrefixTooLong { family, len } => {
                 write!(f, "prefix length {len} exceeds {}", family.bits())
             }

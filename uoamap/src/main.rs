@@ -1,14 +1,18 @@
 //! `uoamap`: the administrator's tool for UOA, in the habits of `ip` and `wg`.
+//! It talks to the uoa module over generic netlink (uoa-genl); every change
+//! is one atomic batch in the kernel.
 
-use anyhow::Result;
+mod config;
+mod names;
+
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use uoa_genl::Client;
+use config::Line;
+use serde::Serialize;
+use uoa_genl::{Change, Client, Entry, Replace};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Administer UOA: per-user addresses and routing tables"
-)]
+#[command(version, about = "Administer UOA: per-user addresses and routing tables")]
 struct Cli {
     /// Print JSON instead of text.
     #[arg(short, long, global = true)]
@@ -19,6 +23,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Give PREFIX to USER, whose routing table is TABLE: `add 10.1.3.1 u11 32811 [dev eth0]`.
+    Add {
+        /// An address (10.1.3.1, 2001:db8::1) or a block (10.1.0.0/16).
+        prefix: String,
+        /// A user name or a uid.
+        user: String,
+        /// The user's routing table (not 0, 253, 254 or 255).
+        table: String,
+        /// Optionally `dev IFACE`: the interface the prefix lives on.
+        #[arg(num_args = 0..=2, value_names = ["dev", "IFACE"])]
+        dev: Vec<String>,
+    },
+    /// Take PREFIX (exactly as it was added) away from its user.
+    Del { prefix: String },
+    /// Show the entries, all or USER's.
+    Show { user: Option<String> },
+    /// Remove every entry, or USER's.
+    Flush { user: Option<String> },
+    /// Print the entries as a file that `apply` takes back.
+    Save,
+    /// Make the entries exactly those of FILE (- for stdin), changing only the difference, atomically.
+    Apply { file: String },
     /// Show the loaded uoa module's status in this network namespace.
     Status,
 }
@@ -31,8 +57,86 @@ fn main() {
     }
 }
 
+/// An entry as `show -j` prints it: flat, names rather than numbers.
+#[derive(Serialize)]
+struct EntryJson {
+    prefix: String,
+    uid: u32,
+    user: String,
+    table: u32,
+    dev: Option<String>,
+}
+
+fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
+    if json {
+        let rows: Vec<EntryJson> = entries
+            .iter()
+            .map(|e| {
+                let line = Line::of(e);
+                EntryJson { prefix: e.prefix.to_string(), uid: e.uid, user: line.user, table: e.table, dev: line.dev }
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for e in entries {
+            println!("{}", Line::of(e));
+        }
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> Result<()> {
-    match cli.command {
+    match &cli.command {
+        Command::Add { prefix, user, table, dev } => {
+            let mut words = vec![prefix.as_str(), user.as_str(), table.as_str()];
+            words.extend(dev.iter().map(String::as_str));
+            let entry = Line::parse(&words)?.resolve()?;
+            Client::connect()?.set(Replace::Nothing, &[Change::Add(entry)])?;
+        }
+        Command::Del { prefix } => {
+            let prefix = prefix.parse().map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+            Client::connect()?.set(Replace::Nothing, &[Change::Remove(prefix)])?;
+        }
+        Command::Show { user } => {
+            let uid = user.as_deref().map(names::uid_of).transpose()?;
+            print_entries(&Client::connect()?.entries(uid)?, cli.json)?;
+        }
+        Command::Flush { user } => {
+            let replace = match user {
+                Some(u) => Replace::Uid(names::uid_of(u)?),
+                None => Replace::All,
+            };
+            Client::connect()?.set(replace, &[])?;
+        }
+        Command::Save => {
+            for e in Client::connect()?.entries(None)? {
+                println!("{}", Line::of(&e));
+            }
+        }
+        Command::Apply { file } => {
+            let text = if file == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+            } else {
+                std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+            };
+            let wanted = config::parse(&text)
+                .with_context(|| format!("in {file}"))?
+                .iter()
+                .map(Line::resolve)
+                .collect::<Result<Vec<_>>>()?;
+            let client = Client::connect()?;
+            let changes = config::diff(&client.entries(None)?, &wanted);
+            if !changes.is_empty() {
+                client.set(Replace::Nothing, &changes)?;
+            }
+            let added = changes.iter().filter(|c| matches!(c, Change::Add(_))).count();
+            let removed = changes.len() - added;
+            if cli.json {
+                println!("{}", serde_json::json!({ "added": added, "removed": removed }));
+            } else {
+                println!("{added} added, {removed} removed");
+            }
+        }
         Command::Status => {
             let status = Client::connect()?.status()?;
             if cli.json {
@@ -40,6 +144,7 @@ fn run(cli: &Cli) -> Result<()> {
             } else {
                 println!("module: uoa {}", status.version);
                 println!("netns cookie: {}", status.netns_cookie);
+                println!("entries: {} for {} uids, {} bytes", status.entries, status.uids, status.memory_bytes);
                 println!("status requests: {}", status.status_requests);
             }
         }
@@ -64,6 +169,14 @@ mod tests {
             assert!(cli.json);
             assert!(matches!(cli.command, Command::Status));
         }
+    }
+
+    #[test]
+    fn add_takes_the_mission_syntax() {
+        let cli = Cli::try_parse_from(["uoamap", "add", "10.1.3.1", "u11", "32811"]).unwrap();
+        assert!(matches!(cli.command, Command::Add { ref dev, .. } if dev.is_empty()));
+        let cli = Cli::try_parse_from(["uoamap", "add", "10.1.3.1", "u11", "32811", "dev", "eth0"]).unwrap();
+        assert!(matches!(cli.command, Command::Add { ref dev, .. } if dev == &["dev", "eth0"]));
     }
 
     #[test]

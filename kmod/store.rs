@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A namespace's policy: an immutable [`Snapshot`] behind an RCU pointer.
+//!
+//! Readers load the pointer inside an RCU read-side section and use the
+//! snapshot without locks or counts. The writer builds a whole new snapshot,
+//! swaps it in, waits for a grace period and frees the old one. Writers are
+//! serialised by genetlink: the family does not set `parallel_ops`, so all
+//! of its handlers run under the genl mutex.
+
+use crate::policy::{self, Entry, Prefix, Range, Refusal, Replace, UidTable};
+use crate::rcu;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use kernel::prelude::*;
+
+/// One version of a namespace's policy, with its lookup indexes.
+pub(crate) struct Snapshot {
+    entries: KVVec<Entry>,
+    ranges: KVVec<Range>,
+    uids: KVVec<UidTable>,
+}
+
+impl Snapshot {
+    /// Builds the indexes of `entries`, a valid list as `policy::apply` makes.
+    fn new(entries: KVVec<Entry>) -> Result<KBox<Self>> {
+        let n = entries.len();
+        let mut ranges = KVVec::from_elem(Range::default(), n, GFP_KERNEL)?;
+        let mut uids = KVVec::from_elem(UidTable::default(), n, GFP_KERNEL)?;
+        let (nr, nu) = policy::build_index(&entries, &mut ranges, &mut uids).map_err(|_| EINVAL)?;
+        // SAFETY: `build_index` wrote that many items and the rest are
+        // `Copy` values that need no drop.
+        unsafe {
+            ranges.set_len(nr);
+            uids.set_len(nu);
+        }
+        Ok(KBox::new(Snapshot { entries, ranges, uids }, GFP_KERNEL)?)
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub(crate) fn uid_count(&self) -> usize {
+        self.uids.len()
+    }
+
+    /// Bytes allocated for this snapshot.
+    pub(crate) fn memory(&self) -> usize {
+        use core::mem::size_of;
+        size_of::<Self>()
+            + self.entries.capacity() * size_of::<Entry>()
+            + self.ranges.capacity() * size_of::<Range>()
+            + self.uids.capacity() * size_of::<UidTable>()
+    }
+}
+
+/// A namespace's policy. All-zero is an empty store.
+#[repr(C)]
+pub(crate) struct Store {
+    /// The published snapshot; null while the policy is empty.
+    current: AtomicPtr<Snapshot>,
+    /// Unpublished by `retire`, freed by `free_retired`.
+    retired: AtomicPtr<Snapshot>,
+    /// Bumped by every update, so that dumps notice changes.
+    generation: AtomicU64,
+}
+
+impl Store {
+    /// Runs `f` on the current snapshot (`None`: empty policy) under RCU.
+    /// `f` must not sleep.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(Option<&Snapshot>) -> R) -> R {
+        let _guard = rcu::ReadGuard::new();
+        let p = self.current.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer is a live `KBox<Snapshot>`; the writer
+        // frees it only after a grace period, and we are inside a read-side
+        // section that began before it was unpublished.
+        f(unsafe { p.as_ref() })
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Applies a batch (see `policy::apply`): all of it or, on a refusal or
+    /// an allocation failure, none of it. Sleeps. Callers must be serialised
+    /// (the genl mutex).
+    pub(crate) fn update(
+        &self,
+        replace: Replace,
+        removes: &mut [Prefix],
+        adds: &mut [Entry],
+    ) -> Result<(), Update> {
+        // Only writers replace the pointer and writers are serialised, so
+        // the current snapshot cannot be freed under us.
+        let cur = self.current.load(Ordering::Acquire);
+        // SAFETY: as above, `cur` stays alive until we replace it.
+        let entries = unsafe { cur.as_ref() }.map_or(&[][..], |s| s.entries());
+        let cap = entries.len().checked_add(adds.len()).ok_or(Update::Error(ENOMEM))?;
+        let alloc_err = |e: kernel::alloc::AllocError| Update::Error(e.into());
+        let mut out = KVVec::from_elem(Entry::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
+        let mut pairs = KVVec::from_elem(UidTable::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
+        let n = policy::apply(entries, replace, removes, adds, &mut out, &mut pairs)
+            .map_err(Update::Refused)?;
+        // SAFETY: `apply` wrote `n` items; the rest are `Copy` values.
+        unsafe { out.set_len(n) };
+        let new = if n == 0 {
+            ptr::null_mut()
+        } else {
+            KBox::into_raw(Snapshot::new(out).map_err(Update::Error)?)
+        };
+        let old = self.current.swap(new, Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if !old.is_null() {
+            rcu::synchronize();
+            // SAFETY: `old` came from `KBox::into_raw` and, after the grace
+            // period, no reader can still see it.
+            drop(unsafe { KBox::from_raw(old) });
+        }
+        Ok(())
+    }
+
+    /// Unpublishes the policy when the namespace starts to go away (pernet
+    /// `pre_exit`); the kernel waits for a grace period before `exit`.
+    pub(crate) fn retire(&self) {
+        let old = self.current.swap(ptr::null_mut(), Ordering::AcqRel);
+        self.retired.store(old, Ordering::Release);
+    }
+
+    /// Frees what `retire` unpublished (pernet `exit`).
+    pub(crate) fn free_retired(&self) {
+        let old = self.retired.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: `old` came from `KBox::into_raw`; it was unpublished in
+            // `pre_exit` and a grace period has passed since.
+            drop(unsafe { KBox::from_raw(old) });
+        }
+    }
+}
+
+/// Why an update did not apply.
+pub(crate) enum Update {
+    Refused(Refusal),
+    Error(Error),
+}
