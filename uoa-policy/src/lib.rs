@@ -37,7 +37,7 @@ impl Family {
 }
 
 /// An address prefix. IPv4 addresses sit in the low 32 bits of `addr`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Prefix {
     family: Family,
     addr: u128,

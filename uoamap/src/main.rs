@@ -4,9 +4,10 @@
 
 mod config;
 mod names;
+mod routing;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use config::Line;
 use serde::Serialize;
 use uoa_genl::{Change, Client, Entry, Replace};
@@ -17,6 +18,9 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(short, long, global = true)]
     json: bool,
+    /// Change only the module's entries; leave rules and routing tables alone.
+    #[arg(long, global = true)]
+    no_routing: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +51,10 @@ enum Command {
     Apply { file: String },
     /// Show the loaded uoa module's status in this network namespace.
     Status,
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
 }
 
 fn main() {
@@ -85,17 +93,28 @@ fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Applies one batch to the module, then brings rules and tables along
+/// (unless --no-routing): the policy routing follows the entries.
+fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> Result<()> {
+    let before = if cli.no_routing { Vec::new() } else { client.entries(None)? };
+    client.set(replace, changes)?;
+    if !cli.no_routing {
+        routing::Rtnl::connect()?.sync(&before, &client.entries(None)?)?;
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Add { prefix, user, table, dev } => {
             let mut words = vec![prefix.as_str(), user.as_str(), table.as_str()];
             words.extend(dev.iter().map(String::as_str));
             let entry = Line::parse(&words)?.resolve()?;
-            Client::connect()?.set(Replace::Nothing, &[Change::Add(entry)])?;
+            change(cli, &Client::connect()?, Replace::Nothing, &[Change::Add(entry)])?;
         }
         Command::Del { prefix } => {
             let prefix = prefix.parse().map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
-            Client::connect()?.set(Replace::Nothing, &[Change::Remove(prefix)])?;
+            change(cli, &Client::connect()?, Replace::Nothing, &[Change::Remove(prefix)])?;
         }
         Command::Show { user } => {
             let uid = user.as_deref().map(names::uid_of).transpose()?;
@@ -106,7 +125,7 @@ fn run(cli: &Cli) -> Result<()> {
                 Some(u) => Replace::Uid(names::uid_of(u)?),
                 None => Replace::All,
             };
-            Client::connect()?.set(replace, &[])?;
+            change(cli, &Client::connect()?, replace, &[])?;
         }
         Command::Save => {
             for e in Client::connect()?.entries(None)? {
@@ -127,7 +146,7 @@ fn run(cli: &Cli) -> Result<()> {
             let client = Client::connect()?;
             let changes = config::diff(&client.entries(None)?, &wanted);
             if !changes.is_empty() {
-                client.set(Replace::Nothing, &changes)?;
+                change(cli, &client, Replace::Nothing, &changes)?;
             }
             let added = changes.iter().filter(|c| matches!(c, Change::Add(_))).count();
             let removed = changes.len() - added;
@@ -137,6 +156,10 @@ fn run(cli: &Cli) -> Result<()> {
                 println!("{added} added, {removed} removed");
             }
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "uoamap", &mut std::io::stdout());
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
         Command::Status => {
             let status = Client::connect()?.status()?;
             if cli.json {
@@ -155,7 +178,6 @@ fn run(cli: &Cli) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {
@@ -177,6 +199,20 @@ mod tests {
         assert!(matches!(cli.command, Command::Add { ref dev, .. } if dev.is_empty()));
         let cli = Cli::try_parse_from(["uoamap", "add", "10.1.3.1", "u11", "32811", "dev", "eth0"]).unwrap();
         assert!(matches!(cli.command, Command::Add { ref dev, .. } if dev == &["dev", "eth0"]));
+    }
+
+    #[test]
+    fn man_page_and_completions_name_every_command() {
+        let mut man = Vec::new();
+        clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
+        let man = String::from_utf8(man).unwrap();
+        let mut bash = Vec::new();
+        clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "uoamap", &mut bash);
+        let bash = String::from_utf8(bash).unwrap();
+        for cmd in ["add", "del", "show", "flush", "save", "apply", "status"] {
+            assert!(man.contains(cmd), "{cmd} missing from the man page");
+            assert!(bash.contains(cmd), "{cmd} missing from bash completion");
+        }
     }
 
     #[test]

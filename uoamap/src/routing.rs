@@ -1,0 +1,282 @@
+//! Policy routing for managed uids (R3), over rtnetlink as `ip rule` and
+//! `ip route` would set it, for each uid U with table T:
+//!
+//! ```text
+//! 1000: from all uidrange U-U lookup T      (IPv4 and IPv6)
+//! 1000: from PREFIX lookup T                (each of U's prefixes)
+//! 1001: from all uidrange U-U unreachable   (a miss in T never reaches main)
+//! 1001: from PREFIX unreachable
+//! ```
+//!
+//! and T holds the connected route of each of U's addresses that is
+//! configured on an interface.
+
+use anyhow::{anyhow, Context, Result};
+use neli::{
+    consts::{
+        nl::NlmF,
+        rtnl::{FrAct, Frattr, Ifa, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot},
+        socket::NlFamily,
+    },
+    err::RouterError,
+    nl::{NlPayload, Nlmsghdr},
+    router::synchronous::NlRouter,
+    rtnl::{Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, RtattrBuilder, Rtmsg, RtmsgBuilder},
+    types::{Buffer, RtBuffer},
+    utils::Groups,
+};
+use std::collections::BTreeSet;
+use uoa_genl::{Entry, Family, Prefix};
+
+pub const PREF_LOOKUP: u32 = 1000;
+pub const PREF_UNREACHABLE: u32 = 1001;
+const EEXIST: i32 = 17;
+const ENOENT: i32 = 2;
+const ESRCH: i32 = 3;
+
+fn af(f: Family) -> RtAddrFamily {
+    match f {
+        Family::V4 => RtAddrFamily::Inet,
+        Family::V6 => RtAddrFamily::Inet6,
+    }
+}
+
+fn attr<T: neli::consts::rtnl::RtaType, P: neli::Size + neli::ToBytes>(kind: T, payload: P) -> Result<Rtattr<T, Buffer>> {
+    RtattrBuilder::default().rta_type(kind).rta_payload(payload).build().map_err(|e| anyhow!("{e}"))
+}
+
+fn addr_bytes(p: &Prefix) -> Buffer {
+    let (b, n) = p.to_bytes();
+    Buffer::from(b[..n].to_vec())
+}
+
+/// A rule as this module writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Selector {
+    Uid(u32),
+    From(Prefix),
+}
+
+pub struct Rtnl {
+    sock: NlRouter,
+}
+
+impl Rtnl {
+    pub fn connect() -> Result<Self> {
+        let (sock, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty()).context("rtnetlink socket")?;
+        sock.enable_ext_ack(true).context("rtnetlink ext ack")?;
+        Ok(Rtnl { sock })
+    }
+
+    /// Sends one request and waits for its ack; `ok_errnos` count as done.
+    fn call<P: neli::Size + neli::ToBytes + std::fmt::Debug>(
+        &self,
+        what: &str,
+        kind: Rtm,
+        flags: NlmF,
+        msg: P,
+        ok_errnos: &[i32],
+    ) -> Result<()> {
+        let replies = self
+            .sock
+            .send::<_, _, Rtm, Buffer>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
+            .map_err(|e| anyhow!("{what}: {e}"))?;
+        for r in replies {
+            let r: Result<Nlmsghdr<Rtm, Buffer>, _> = r;
+            match r {
+                Ok(_) => {}
+                Err(RouterError::Nlmsgerr(e)) if ok_errnos.contains(&-e.error()) => {}
+                Err(RouterError::Nlmsgerr(e)) => {
+                    return Err(anyhow!("{what}: {}", std::io::Error::from_raw_os_error(-e.error())))
+                }
+                Err(e) => return Err(anyhow!("{what}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn rule(&self, add: bool, family: Family, pref: u32, sel: Selector, table: u32) -> Result<()> {
+        let mut attrs = RtBuffer::new();
+        attrs.push(attr(Frattr::Priority, pref)?);
+        let action = if pref == PREF_LOOKUP {
+            attrs.push(attr(Frattr::Table, table)?);
+            FrAct::FrActToTbl
+        } else {
+            FrAct::FrActUnreachable
+        };
+        let mut src_len = 0;
+        match sel {
+            Selector::Uid(uid) => {
+                let mut range = uid.to_ne_bytes().to_vec();
+                range.extend(uid.to_ne_bytes());
+                attrs.push(attr(Frattr::UidRange, Buffer::from(range))?);
+            }
+            Selector::From(p) => {
+                attrs.push(attr(Frattr::Src, addr_bytes(&p))?);
+                src_len = p.len();
+            }
+        }
+        let msg = FibmsgBuilder::default()
+            .fib_family(af(family))
+            .fib_dst_len(0)
+            .fib_src_len(src_len)
+            .fib_tos(0)
+            .fib_table(RtTable::Unspec)
+            .fib_action(action)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| anyhow!("{e}"))?;
+        let what = format!("{} rule {pref} {sel:?} table {table}", if add { "adding" } else { "deleting" });
+        if add {
+            self.call::<Fibmsg>(&what, Rtm::Newrule, NlmF::CREATE | NlmF::EXCL, msg, &[EEXIST])
+        } else {
+            self.call::<Fibmsg>(&what, Rtm::Delrule, NlmF::empty(), msg, &[ENOENT])
+        }
+    }
+
+    fn rules(&self, add: bool, family: Family, sel: Selector, table: u32) -> Result<()> {
+        self.rule(add, family, PREF_LOOKUP, sel, table)?;
+        self.rule(add, family, PREF_UNREACHABLE, sel, table)
+    }
+
+    /// The interface and prefix length with which `addr` is configured here.
+    fn find_address(&self, addr: &Prefix) -> Result<Option<(u32, u8)>> {
+        let msg = IfaddrmsgBuilder::default()
+            .ifa_family(af(addr.family()))
+            .ifa_prefixlen(0)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(0)
+            .build()
+            .map_err(|e| anyhow!("{e}"))?;
+        let replies = self.sock.send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(msg))?;
+        let want = addr_bytes(addr);
+        let mut found = None;
+        for r in replies {
+            let r: Nlmsghdr<Rtm, Ifaddrmsg> = r.context("listing addresses")?;
+            if let NlPayload::Payload(a) = r.nl_payload() {
+                let key = if addr.family() == Family::V4 { Ifa::Local } else { Ifa::Address };
+                if a.rtattrs().iter().any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref()) {
+                    found = Some((*a.ifa_index() as u32, *a.ifa_prefixlen()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Adds to `table` the connected route of `addr`, if it is configured.
+    fn connected_route(&self, table: u32, addr: &Prefix) -> Result<()> {
+        let Some((ifindex, len)) = self.find_address(addr)? else {
+            return Ok(());
+        };
+        let net = Prefix::new(addr.family(), addr.addr() & !host_mask(addr.family(), len), len)
+            .map_err(|e| anyhow!("{e}"))?;
+        let mut attrs = RtBuffer::new();
+        attrs.push(attr(Rta::Table, table)?);
+        attrs.push(attr(Rta::Dst, addr_bytes(&net))?);
+        attrs.push(attr(Rta::Oif, ifindex)?);
+        attrs.push(attr(Rta::Prefsrc, addr_bytes(addr))?);
+        let msg = RtmsgBuilder::default()
+            .rtm_family(af(addr.family()))
+            .rtm_dst_len(len)
+            .rtm_src_len(0)
+            .rtm_tos(0)
+            .rtm_table(RtTable::Unspec)
+            .rtm_protocol(Rtprot::Kernel)
+            .rtm_scope(RtScope::Link)
+            .rtm_type(Rtn::Unicast)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| anyhow!("{e}"))?;
+        self.call::<Rtmsg>(&format!("adding route {net} to table {table}"), Rtm::Newroute, NlmF::CREATE | NlmF::EXCL, msg, &[EEXIST])
+    }
+
+    /// Deletes every route of `table` in `family`.
+    fn flush_table(&self, family: Family, table: u32) -> Result<()> {
+        let dump = RtmsgBuilder::default()
+            .rtm_family(af(family))
+            .rtm_dst_len(0)
+            .rtm_src_len(0)
+            .rtm_tos(0)
+            .rtm_table(RtTable::Unspec)
+            .rtm_protocol(Rtprot::Unspec)
+            .rtm_scope(RtScope::Universe)
+            .rtm_type(Rtn::Unspec)
+            .build()
+            .map_err(|e| anyhow!("{e}"))?;
+        let replies = self.sock.send::<_, _, Rtm, Rtmsg>(Rtm::Getroute, NlmF::DUMP, NlPayload::Payload(dump))?;
+        // (dst_len, RTA_DST and RTA_OIF) of each route in the table.
+        let mut doomed: Vec<(u8, Vec<Rtattr<Rta, Buffer>>)> = Vec::new();
+        for r in replies {
+            let r: Nlmsghdr<Rtm, Rtmsg> = r.context("listing routes")?;
+            if let NlPayload::Payload(m) = r.nl_payload() {
+                let attrs = m.rtattrs();
+                let in_table = attrs
+                    .iter()
+                    .any(|a| *a.rta_type() == Rta::Table && a.rta_payload().as_ref() == table.to_ne_bytes());
+                if in_table {
+                    let keys = attrs.iter().filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
+                    doomed.push((*m.rtm_dst_len(), keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone())).collect::<Result<_>>()?));
+                }
+            }
+        }
+        for (dst_len, keys) in doomed {
+            let mut attrs = RtBuffer::new();
+            attrs.push(attr(Rta::Table, table)?);
+            for k in keys {
+                attrs.push(k);
+            }
+            let msg = RtmsgBuilder::default()
+                .rtm_family(af(family))
+                .rtm_dst_len(dst_len)
+                .rtm_src_len(0)
+                .rtm_tos(0)
+                .rtm_table(RtTable::Unspec)
+                .rtm_protocol(Rtprot::Unspec)
+                .rtm_scope(RtScope::Nowhere)
+                .rtm_type(Rtn::Unspec)
+                .rtattrs(attrs)
+                .build()
+                .map_err(|e| anyhow!("{e}"))?;
+            self.call::<Rtmsg>(&format!("deleting a route of table {table}"), Rtm::Delroute, NlmF::empty(), msg, &[ESRCH, ENOENT])?;
+        }
+        Ok(())
+    }
+
+    /// Changes rules and tables from what `before` needed to what `after`
+    /// needs, touching only the difference: rules of new uids and prefixes
+    /// added (with connected routes), those of gone ones deleted, tables of
+    /// gone uids emptied.
+    pub fn sync(&self, before: &[Entry], after: &[Entry]) -> Result<()> {
+        let uids = |es: &[Entry]| es.iter().map(|e| (e.uid, e.table)).collect::<BTreeSet<_>>();
+        let froms = |es: &[Entry]| es.iter().map(|e| (e.prefix, e.table)).collect::<BTreeSet<_>>();
+        let (uids_before, uids_after) = (uids(before), uids(after));
+        let (from_before, from_after) = (froms(before), froms(after));
+
+        for &(uid, table) in uids_before.difference(&uids_after) {
+            for f in [Family::V4, Family::V6] {
+                self.rules(false, f, Selector::Uid(uid), table)?;
+                self.flush_table(f, table)?;
+            }
+        }
+        for &(p, table) in from_before.difference(&from_after) {
+            self.rules(false, p.family(), Selector::From(p), table)?;
+        }
+        for &(uid, table) in uids_after.difference(&uids_before) {
+            for f in [Family::V4, Family::V6] {
+                self.rules(true, f, Selector::Uid(uid), table)?;
+            }
+        }
+        for &(p, table) in from_after.difference(&from_before) {
+            self.rules(true, p.family(), Selector::From(p), table)?;
+            if p.is_host() {
+                self.connected_route(table, &p)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn host_mask(f: Family, len: u8) -> u128 {
+    let host_bits = u32::from(f.bits() - len);
+    1u128.checked_shl(host_bits).map_or(u128::MAX, |v| v - 1)
+}
