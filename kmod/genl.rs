@@ -261,7 +261,9 @@ unsafe fn dump_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_c
     let cb = unsafe { &mut *cb };
     // Lets genl_dump_check_consistent flag messages if the policy changes.
     cb.seq = state.store.generation() as u32;
-    let start = cb.args[ARG_NEXT] as usize;
+    // SAFETY: `args` is the view of the callback's scratch union that genl
+    // dumps use; it starts zeroed and only this dumpit writes it.
+    let start = unsafe { cb.__bindgen_anon_1.args[ARG_NEXT] } as usize;
     state.store.read(|snapshot| {
         let entries = snapshot.map_or(&[][..], |s| s.entries());
         let Some(todo) = entries.get(start..) else {
@@ -287,7 +289,8 @@ unsafe fn dump_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_c
             return Ok(0);
         }
         msg.end();
-        cb.args[ARG_NEXT] = (start + sent) as _;
+        // SAFETY: as above.
+        unsafe { cb.__bindgen_anon_1.args[ARG_NEXT] = (start + sent) as _ };
         // SAFETY: `skb` is the dump's message buffer.
         Ok(unsafe { (*skb).len } as c_int)
     })

@@ -254,7 +254,8 @@ pub(crate) unsafe fn set_err(extack: *mut bindings::netlink_ext_ack, attr: Optio
     let mut buf = MsgBuf { buf: &mut ack._msg_buf, len: 0 };
     // Truncation is fine: `MsgBuf` never fails.
     let _ = buf.write_fmt(msg);
-    if let Some(nul) = ack._msg_buf.get_mut(buf.len) {
+    let end = buf.len;
+    if let Some(nul) = ack._msg_buf.get_mut(end) {
         *nul = 0;
     }
     ack._msg = ack._msg_buf.as_ptr();

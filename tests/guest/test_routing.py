@@ -17,8 +17,10 @@ def setup():
     uoa.sh(
         "ip link add dummy0 type dummy && ip link set dummy0 up && "
         "ip addr add 10.1.3.1/24 dev dummy0 && ip addr add 10.1.4.1/24 dev dummy0 && "
-        "ip addr add 2001:db8:1::11/64 dev dummy0 nodad && "
-        "ip route add 10.9.0.0/16 dev dummy0",  # only in main
+        "ip addr add 10.1.5.1/24 dev dummy0 && ip addr add 2001:db8:1::11/64 dev dummy0 nodad && "
+        # Only in main. Its src keeps stock source selection off u11's
+        # addresses until the source-selection hook (issue 4) does that.
+        "ip route add 10.9.0.0/16 dev dummy0 src 10.1.5.1",
         netns=NS,
     )
 
@@ -58,34 +60,44 @@ def test_rules_and_table_follow_the_entries():
         assert "1001:\tfrom 2001:db8:1::11 unreachable" in rules6, rules6
         table = ip("route show table 32811")
         assert table.strip() == "10.1.3.0/24 dev dummy0 proto kernel scope link src 10.1.3.1", table
-        assert "2001:db8:1::/64 dev dummy0 proto kernel" in ip("-6 route show table 32811")
+        table6 = ip("-6 route show table 32811")
+        assert "2001:db8:1::/64 dev dummy0 proto kernel" in table6, table6
 
         # The managed uid's own lookups use its table, and miss nothing into main.
         got = uoa.sh("ip route get 10.1.3.77", uid=U11, netns=NS).stdout
         assert "table 32811" in got and "src 10.1.3.1" in got, got
         miss = uoa.sh("ip route get 10.9.9.9", uid=U11, netns=NS, check=False)
         assert miss.returncode != 0 and "unreachable" in miss.stderr.lower(), (miss.stdout, miss.stderr)
-        assert uoa.run_as(connect_udp, socket.AF_INET, "10.9.9.9", uid=U11, netns=NS) == errno.ENETUNREACH
-        assert uoa.run_as(connect_udp, socket.AF_INET, "10.1.3.77", uid=U11, netns=NS) == "10.1.3.1"
+        got = uoa.run_as(connect_udp, socket.AF_INET, "10.9.9.9", uid=U11, netns=NS)
+        assert got == errno.ENETUNREACH, got
+        got = uoa.run_as(connect_udp, socket.AF_INET, "10.1.3.77", uid=U11, netns=NS)
+        assert got == "10.1.3.1", got
         # Root and an unmanaged uid still route by main.
-        assert "table" not in uoa.sh("ip route get 10.9.9.9", uid=U13, netns=NS).stdout
-        assert uoa.run_as(connect_udp, socket.AF_INET, "10.9.9.9", uid=U13, netns=NS) in ("10.1.3.1", "10.1.4.1")
-        assert "dev dummy0" in ip("route get 10.9.9.9")
+        got = uoa.sh("ip route get 10.9.9.9", uid=U13, netns=NS).stdout
+        assert "table" not in got, got
+        got = uoa.run_as(connect_udp, socket.AF_INET, "10.9.9.9", uid=U13, netns=NS)
+        assert got == "10.1.5.1", got
+        got = ip("route get 10.9.9.9")
+        assert "dev dummy0" in got, got
 
         # A second entry of the same uid adds its own from-rules only.
         uoa.uoamap("add 10.1.4.1 u11 32811", netns=NS)
-        assert ip("rule show").count("uidrange 1011-1011") == 2
-        assert "10.1.4.0/24 dev dummy0" in ip("route show table 32811")
+        rules = ip("rule show")
+        assert rules.count("uidrange 1011-1011") == 2, rules
+        table = ip("route show table 32811")
+        assert "10.1.4.0/24 dev dummy0" in table, table
 
         # Deleting one prefix removes its rules; the last one removes all.
         uoa.uoamap("del 10.1.3.1", netns=NS)
-        assert "from 10.1.3.1" not in ip("rule show")
-        assert "uidrange 1011-1011" in ip("rule show")
+        rules = ip("rule show")
+        assert "from 10.1.3.1" not in rules and "uidrange 1011-1011" in rules, rules
         uoa.uoamap("flush u11", netns=NS)
-        assert "1011" not in ip("rule show") and "1011" not in ip("-6 rule show")
-        assert ip("route show table 32811").strip() == ""
-        assert ip("-6 route show table 32811").strip() == ""
-        assert "table" not in uoa.sh("ip route get 10.9.9.9", uid=U11, netns=NS).stdout
+        rules = ip("rule show") + ip("-6 rule show")
+        assert "1011" not in rules, rules
+        tables = ip("route show table 32811") + ip("-6 route show table 32811")
+        assert tables.strip() == "", tables
+        got = uoa.sh("ip route get 10.9.9.9", uid=U11, netns=NS).stdout
+        assert "table" not in got, got
     finally:
         uoa.sh(f"ip netns del {NS}")
 

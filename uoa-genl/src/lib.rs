@@ -12,12 +12,14 @@ use neli::{
     },
     err::RouterError,
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, Nlattr, NlattrBuilder, NoUserHeader},
-    nl::{NlPayload, Nlmsghdr},
+    nl::{NlPayload, NlmsghdrBuilder},
     router::synchronous::NlRouter,
+    socket::synchronous::NlSocketHandle,
     types::{Buffer, GenlBuffer},
     utils::Groups,
 };
 use serde::Serialize;
+use std::os::fd::AsRawFd;
 use uapi::{EntryAttr, UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
 pub use uoa_policy::{Entry, Family, Prefix, Refusal};
 
@@ -73,12 +75,23 @@ impl Status {
         let status_requests = attrs
             .get_attr_payload_as::<u64>(UoaAttr::StatusRequests)
             .map_err(|_| missing("UOA_A_STATUS_REQUESTS"))?;
-        let entries =
-            attrs.get_attr_payload_as::<u32>(UoaAttr::StatusEntries).map_err(|_| missing("UOA_A_STATUS_ENTRIES"))?;
-        let uids = attrs.get_attr_payload_as::<u32>(UoaAttr::StatusUids).map_err(|_| missing("UOA_A_STATUS_UIDS"))?;
-        let memory_bytes =
-            attrs.get_attr_payload_as::<u64>(UoaAttr::StatusMemory).map_err(|_| missing("UOA_A_STATUS_MEMORY"))?;
-        Ok(Status { version, netns_cookie, status_requests, entries, uids, memory_bytes })
+        let entries = attrs
+            .get_attr_payload_as::<u32>(UoaAttr::StatusEntries)
+            .map_err(|_| missing("UOA_A_STATUS_ENTRIES"))?;
+        let uids = attrs
+            .get_attr_payload_as::<u32>(UoaAttr::StatusUids)
+            .map_err(|_| missing("UOA_A_STATUS_UIDS"))?;
+        let memory_bytes = attrs
+            .get_attr_payload_as::<u64>(UoaAttr::StatusMemory)
+            .map_err(|_| missing("UOA_A_STATUS_MEMORY"))?;
+        Ok(Status {
+            version,
+            netns_cookie,
+            status_requests,
+            entries,
+            uids,
+            memory_bytes,
+        })
     }
 }
 
@@ -86,16 +99,33 @@ impl Status {
 pub fn entries_from_msg(msg: &UoaMsg) -> Result<Vec<Entry>, Error> {
     let bad = |what: &str| Error::Reply(format!("entry: {what}"));
     let mut out = Vec::new();
-    for attr in msg.attrs().iter().filter(|a| *a.nla_type().nla_type() == UoaAttr::Entry) {
-        let h = attr.get_attr_handle::<EntryAttr>().map_err(|e| bad(&e.to_string()))?;
-        let addr = h.get_attribute(EntryAttr::Addr).ok_or_else(|| bad("no UOA_A_ENTRY_ADDR"))?;
-        let len = h.get_attr_payload_as::<u8>(EntryAttr::Prefixlen).map_err(|_| bad("no UOA_A_ENTRY_PREFIXLEN"))?;
-        let prefix = Prefix::from_bytes(addr.nla_payload().as_ref(), len).map_err(|e| bad(&e.to_string()))?;
+    for attr in msg
+        .attrs()
+        .iter()
+        .filter(|a| *a.nla_type().nla_type() == UoaAttr::Entry)
+    {
+        let h = attr
+            .get_attr_handle::<EntryAttr>()
+            .map_err(|e| bad(&e.to_string()))?;
+        let addr = h
+            .get_attribute(EntryAttr::Addr)
+            .ok_or_else(|| bad("no UOA_A_ENTRY_ADDR"))?;
+        let len = h
+            .get_attr_payload_as::<u8>(EntryAttr::Prefixlen)
+            .map_err(|_| bad("no UOA_A_ENTRY_PREFIXLEN"))?;
+        let prefix = Prefix::from_bytes(addr.nla_payload().as_ref(), len)
+            .map_err(|e| bad(&e.to_string()))?;
         out.push(Entry {
             prefix,
-            uid: h.get_attr_payload_as::<u32>(EntryAttr::Uid).map_err(|_| bad("no UOA_A_ENTRY_UID"))?,
-            table: h.get_attr_payload_as::<u32>(EntryAttr::Table).map_err(|_| bad("no UOA_A_ENTRY_TABLE"))?,
-            ifindex: h.get_attr_payload_as::<u32>(EntryAttr::Ifindex).unwrap_or(0),
+            uid: h
+                .get_attr_payload_as::<u32>(EntryAttr::Uid)
+                .map_err(|_| bad("no UOA_A_ENTRY_UID"))?,
+            table: h
+                .get_attr_payload_as::<u32>(EntryAttr::Table)
+                .map_err(|_| bad("no UOA_A_ENTRY_TABLE"))?,
+            ifindex: h
+                .get_attr_payload_as::<u32>(EntryAttr::Ifindex)
+                .unwrap_or(0),
         });
     }
     Ok(out)
@@ -120,12 +150,22 @@ fn nla<T: neli::consts::genl::NlAttrType, P: neli::Size + neli::ToBytes>(
     kind: T,
     payload: P,
 ) -> Result<Nlattr<T, Buffer>, Error> {
-    let ty = AttrTypeBuilder::default().nla_type(kind).build().map_err(|e| Error::Netlink(e.to_string()))?;
-    NlattrBuilder::default().nla_type(ty).nla_payload(payload).build().map_err(|e| Error::Netlink(e.to_string()))
+    let ty = AttrTypeBuilder::default()
+        .nla_type(kind)
+        .build()
+        .map_err(|e| Error::Netlink(e.to_string()))?;
+    NlattrBuilder::default()
+        .nla_type(ty)
+        .nla_payload(payload)
+        .build()
+        .map_err(|e| Error::Netlink(e.to_string()))
 }
 
 /// The attributes of a SET_ENTRIES request.
-pub fn set_request(replace: Replace, changes: &[Change]) -> Result<GenlBuffer<UoaAttr, Buffer>, Error> {
+pub fn set_request(
+    replace: Replace,
+    changes: &[Change],
+) -> Result<GenlBuffer<UoaAttr, Buffer>, Error> {
     let ser = |e: neli::err::SerError| Error::Netlink(e.to_string());
     let mut attrs = GenlBuffer::new();
     match replace {
@@ -152,10 +192,16 @@ pub fn set_request(replace: Replace, changes: &[Change]) -> Result<GenlBuffer<Uo
                 entry = entry.nest(&nla(EntryAttr::Uid, e.uid)?).map_err(ser)?;
                 entry = entry.nest(&nla(EntryAttr::Table, e.table)?).map_err(ser)?;
                 if e.ifindex != 0 {
-                    entry = entry.nest(&nla(EntryAttr::Ifindex, e.ifindex)?).map_err(ser)?;
+                    entry = entry
+                        .nest(&nla(EntryAttr::Ifindex, e.ifindex)?)
+                        .map_err(ser)?;
                 }
             }
-            Change::Remove(_) => entry = entry.nest(&nla(EntryAttr::Flags, uapi::EF_REMOVE)?).map_err(ser)?,
+            Change::Remove(_) => {
+                entry = entry
+                    .nest(&nla(EntryAttr::Flags, uapi::EF_REMOVE)?)
+                    .map_err(ser)?
+            }
         }
         attrs.push(entry);
     }
@@ -163,27 +209,54 @@ pub fn set_request(replace: Replace, changes: &[Change]) -> Result<GenlBuffer<Uo
 }
 
 /// A generic netlink socket bound to the uoa family, in the caller's netns.
+///
+/// Requests go through a plain `NlSocketHandle`: neli's router drops the
+/// extack of errors it converts, and the extack is how the kernel says why.
 pub struct Client {
-    sock: NlRouter,
+    sock: NlSocketHandle,
     family: u16,
+    seq: std::cell::Cell<u32>,
 }
+
+/// Send buffer for big batches (`uoamap apply` of many entries is one
+/// message); needs CAP_NET_ADMIN, which writes need anyway.
+const SNDBUF: usize = 64 << 20;
 
 impl Client {
     pub fn connect() -> Result<Self, Error> {
-        let (sock, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
-            .map_err(|e| Error::Netlink(e.to_string()))?;
-        sock.enable_ext_ack(true).map_err(|e| Error::Netlink(e.to_string()))?;
-        let family = match sock.resolve_genl_family(GENL_NAME) {
-            Ok(id) => id,
-            Err(RouterError::Nlmsgerr(e)) if -e.error() == libc_enoent() => return Err(Error::NotLoaded),
-            Err(e) => return Err(Error::Netlink(e.to_string())),
+        let net = |e: &dyn std::fmt::Display| Error::Netlink(e.to_string());
+        let family = {
+            let (router, _) =
+                NlRouter::connect(NlFamily::Generic, None, Groups::empty()).map_err(|e| net(&e))?;
+            match router.resolve_genl_family(GENL_NAME) {
+                Ok(id) => id,
+                Err(RouterError::Nlmsgerr(e)) if -e.error() == ENOENT => {
+                    return Err(Error::NotLoaded)
+                }
+                Err(e) => return Err(net(&e)),
+            }
         };
-        Ok(Client { sock, family })
+        let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| net(&e))?;
+        sock.enable_ext_ack(true).map_err(|e| net(&e))?;
+        // SAFETY: the descriptor is the open socket `sock` owns, alive for the call.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sock.as_raw_fd()) };
+        // Best effort: without the capability the default buffer stays.
+        let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::SndBufForce, &SNDBUF);
+        Ok(Client {
+            sock,
+            family,
+            seq: std::cell::Cell::new(0),
+        })
     }
 
     pub fn status(&self) -> Result<Status, Error> {
         let replies = self.request(UoaCmd::GetStatus, NlmF::ACK, GenlBuffer::new())?;
-        Status::from_msg(replies.first().ok_or_else(|| Error::Reply("no status reply".into()))?)
+        Status::from_msg(
+            replies
+                .first()
+                .ok_or_else(|| Error::Reply("no status reply".into()))?,
+        )
     }
 
     /// The entries visible to the caller (all with CAP_NET_ADMIN), or `uid`'s.
@@ -193,7 +266,7 @@ impl Client {
             attrs.push(nla(UoaAttr::Uid, uid)?);
         }
         let mut out = Vec::new();
-        for msg in self.request(UoaCmd::GetEntries, NlmF::DUMP | NlmF::ACK, attrs)? {
+        for msg in self.request(UoaCmd::GetEntries, NlmF::DUMP, attrs)? {
             out.extend(entries_from_msg(&msg)?);
         }
         Ok(out)
@@ -201,57 +274,80 @@ impl Client {
 
     /// Applies a batch of changes atomically.
     pub fn set(&self, replace: Replace, changes: &[Change]) -> Result<(), Error> {
-        self.request(UoaCmd::SetEntries, NlmF::ACK, set_request(replace, changes)?)?;
+        self.request(
+            UoaCmd::SetEntries,
+            NlmF::ACK,
+            set_request(replace, changes)?,
+        )?;
         Ok(())
     }
 
-    /// Sends one request and returns its reply messages.
-    fn request(&self, cmd: UoaCmd, flags: NlmF, attrs: GenlBuffer<UoaAttr, Buffer>) -> Result<Vec<UoaMsg>, Error> {
-        let msg = GenlmsghdrBuilder::<UoaCmd, UoaAttr, NoUserHeader>::default()
+    /// Sends one request and returns its reply messages, up to the ack, the
+    /// end of the dump or the error.
+    fn request(
+        &self,
+        cmd: UoaCmd,
+        flags: NlmF,
+        attrs: GenlBuffer<UoaAttr, Buffer>,
+    ) -> Result<Vec<UoaMsg>, Error> {
+        let net = |e: &dyn std::fmt::Display| Error::Netlink(e.to_string());
+        let genl = GenlmsghdrBuilder::<UoaCmd, UoaAttr, NoUserHeader>::default()
             .cmd(cmd)
             .version(GENL_VERSION)
             .attrs(attrs)
             .build()
-            .map_err(|e| Error::Netlink(e.to_string()))?;
-        let mut replies = self
-            .sock
-            .send::<_, _, u16, UoaMsg>(self.family, flags, NlPayload::Payload(msg))
-            .map_err(|e| Error::Netlink(e.to_string()))?;
+            .map_err(|e| net(&e))?;
+        let seq = self.seq.get().wrapping_add(1);
+        self.seq.set(seq);
+        let msg = NlmsghdrBuilder::default()
+            .nl_type(self.family)
+            .nl_flags(flags | NlmF::REQUEST)
+            .nl_seq(seq)
+            .nl_payload(NlPayload::Payload(genl))
+            .build()
+            .map_err(|e| net(&e))?;
+        self.sock.send(&msg).map_err(|e| net(&e))?;
         let mut out = Vec::new();
-        for reply in replies.by_ref() {
-            let reply: Nlmsghdr<u16, UoaMsg> = reply.map_err(kernel_error)?;
-            if let NlPayload::Payload(p) = reply.nl_payload() {
-                out.push(p.clone());
+        loop {
+            let (msgs, _) = self.sock.recv::<u16, UoaMsg>().map_err(|e| net(&e))?;
+            for m in msgs {
+                let m = m.map_err(|e| net(&e))?;
+                if *m.nl_seq() != seq {
+                    continue;
+                }
+                match m.nl_payload() {
+                    NlPayload::Payload(p) => out.push(p.clone()),
+                    NlPayload::Err(e) => {
+                        return Err(Error::Kernel {
+                            errno: -e.error(),
+                            message: extack_msg(e.ext_ack()),
+                        })
+                    }
+                    NlPayload::DumpExtAck(e) if *e.error() != 0 => {
+                        return Err(Error::Kernel {
+                            errno: -e.error(),
+                            message: extack_msg(e.ext_ack()),
+                        })
+                    }
+                    NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => return Ok(out),
+                    NlPayload::Empty if u16::from(*m.nl_type()) == NLMSG_DONE => return Ok(out),
+                    NlPayload::Empty => {}
+                }
             }
         }
-        Ok(out)
     }
 }
 
-fn kernel_error<T, P>(e: RouterError<T, P>) -> Error
-where
-    T: std::fmt::Debug,
-    P: std::fmt::Debug,
-{
-    match e {
-        RouterError::Nlmsgerr(err) => {
-            let message = err.ext_ack().iter().find_map(|a| {
-                (*a.nla_type().nla_type() == NlmsgerrAttr::Msg).then(|| {
-                    let text = String::from_utf8_lossy(a.nla_payload().as_ref());
-                    text.trim_end_matches('\0').to_string()
-                })
-            });
-            Error::Kernel {
-                errno: -err.error(),
-                message,
-            }
-        }
-        other => Error::Netlink(format!("{other:?}")),
-    }
-}
+const NLMSG_DONE: u16 = 3;
+const ENOENT: i32 = 2;
 
-const fn libc_enoent() -> i32 {
-    2
+fn extack_msg(ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Option<String> {
+    ext_ack.iter().find_map(|a| {
+        (*a.nla_type().nla_type() == NlmsgerrAttr::Msg).then(|| {
+            let text = String::from_utf8_lossy(a.nla_payload().as_ref());
+            text.trim_end_matches('\0').to_string()
+        })
+    })
 }
 
 #[cfg(test)]
@@ -316,7 +412,12 @@ mod tests {
     // What `uoamap add 10.1.3.1 1011 32811` sends: one UOA_A_ENTRY nest.
     #[test]
     fn set_request_encodes_entries() {
-        let e = Entry { prefix: "10.1.3.1".parse().unwrap(), uid: 1011, table: 32811, ifindex: 0 };
+        let e = Entry {
+            prefix: "10.1.3.1".parse().unwrap(),
+            uid: 1011,
+            table: 32811,
+            ifindex: 0,
+        };
         let attrs = set_request(Replace::Nothing, &[Change::Add(e)]).unwrap();
         let mut bytes = std::io::Cursor::new(Vec::new());
         neli::ToBytes::to_bytes(&attrs, &mut bytes).unwrap();

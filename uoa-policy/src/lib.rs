@@ -135,8 +135,13 @@ impl core::str::FromStr for Prefix {
             Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| Refusal::BadAddress)?)),
             None => (s, None),
         };
-        match addr.parse::<core::net::IpAddr>().map_err(|_| Refusal::BadAddress)? {
-            core::net::IpAddr::V4(a) => Self::new(Family::V4, u32::from(a).into(), len.unwrap_or(32)),
+        match addr
+            .parse::<core::net::IpAddr>()
+            .map_err(|_| Refusal::BadAddress)?
+        {
+            core::net::IpAddr::V4(a) => {
+                Self::new(Family::V4, u32::from(a).into(), len.unwrap_or(32))
+            }
             core::net::IpAddr::V6(a) => Self::new(Family::V6, u128::from(a), len.unwrap_or(128)),
         }
     }

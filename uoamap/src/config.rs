@@ -21,14 +21,26 @@ impl Line {
             [p, u, t, rest @ ..] => (p, u, t, rest),
             _ => bail!("expected PREFIX USER TABLE [dev IFACE]"),
         };
-        let prefix = prefix.parse::<Prefix>().map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
-        let table = table.parse::<u32>().with_context(|| format!("table {table:?} is not a number"))?;
+        let prefix = prefix
+            .parse::<Prefix>()
+            .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+        let table = table
+            .parse::<u32>()
+            .with_context(|| format!("table {table:?} is not a number"))?;
         let dev = match rest {
             [] => None,
             ["dev", name] => Some(name.to_string()),
-            _ => bail!("unexpected {:?} after the table: only `dev IFACE` may follow", rest.join(" ")),
+            _ => bail!(
+                "unexpected {:?} after the table: only `dev IFACE` may follow",
+                rest.join(" ")
+            ),
         };
-        Ok(Line { prefix, user: user.to_string(), table, dev })
+        Ok(Line {
+            prefix,
+            user: user.to_string(),
+            table,
+            dev,
+        })
     }
 
     /// Resolves names to numbers in this namespace.
@@ -37,7 +49,12 @@ impl Line {
             Some(d) => names::ifindex_of(d)?,
             None => 0,
         };
-        Ok(Entry { prefix: self.prefix, uid: names::uid_of(&self.user)?, table: self.table, ifindex })
+        Ok(Entry {
+            prefix: self.prefix,
+            uid: names::uid_of(&self.user)?,
+            table: self.table,
+            ifindex,
+        })
     }
 
     pub fn of(e: &Entry) -> Self {
@@ -45,7 +62,8 @@ impl Line {
             prefix: e.prefix,
             user: names::user_name(e.uid),
             table: e.table,
-            dev: (e.ifindex != 0).then(|| names::ifname(e.ifindex).unwrap_or_else(|| e.ifindex.to_string())),
+            dev: (e.ifindex != 0)
+                .then(|| names::ifname(e.ifindex).unwrap_or_else(|| e.ifindex.to_string())),
         }
     }
 }
@@ -77,9 +95,17 @@ pub fn parse(text: &str) -> Result<Vec<Line>> {
 /// The changes that turn `current` into `wanted`: removals of what differs
 /// or is gone, additions of what is new. Empty when they are equal.
 pub fn diff(current: &[Entry], wanted: &[Entry]) -> Vec<Change> {
-    let mut changes: Vec<Change> =
-        current.iter().filter(|c| !wanted.contains(c)).map(|c| Change::Remove(c.prefix)).collect();
-    changes.extend(wanted.iter().filter(|w| !current.contains(w)).map(|w| Change::Add(*w)));
+    let mut changes: Vec<Change> = current
+        .iter()
+        .filter(|c| !wanted.contains(c))
+        .map(|c| Change::Remove(c.prefix))
+        .collect();
+    changes.extend(
+        wanted
+            .iter()
+            .filter(|w| !current.contains(w))
+            .map(|w| Change::Add(*w)),
+    );
     changes
 }
 
@@ -88,12 +114,18 @@ mod tests {
     use super::*;
 
     fn entry(p: &str, uid: u32, table: u32) -> Entry {
-        Entry { prefix: p.parse().unwrap(), uid, table, ifindex: 0 }
+        Entry {
+            prefix: p.parse().unwrap(),
+            uid,
+            table,
+            ifindex: 0,
+        }
     }
 
     #[test]
     fn parses_lines_and_comments() {
-        let lines = parse("# slices\n10.1.3.1 1011 32811\n\n2001:db8::/64 1012 7 dev eth0  # v6\n").unwrap();
+        let lines = parse("# slices\n10.1.3.1 1011 32811\n\n2001:db8::/64 1012 7 dev eth0  # v6\n")
+            .unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].to_string(), "10.1.3.1 1011 32811");
         assert_eq!(lines[1].to_string(), "2001:db8::/64 1012 7 dev eth0");
@@ -103,13 +135,25 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_problem() {
         let e = parse("10.1.3.1 1011 32811\n10.1.3.2/24 1011 5\n").unwrap_err();
-        assert_eq!(format!("{e:#}"), "line 2: \"10.1.3.2/24 1011 5\": 10.1.3.2/24: 10.1.3.2/24 has host bits set");
+        assert_eq!(
+            format!("{e:#}"),
+            "line 2: \"10.1.3.2/24 1011 5\": 10.1.3.2/24: 10.1.3.2/24 has host bits set"
+        );
         let e = parse("10.1.3.1 1011 x\n").unwrap_err();
-        assert!(format!("{e:#}").contains("table \"x\" is not a number"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("table \"x\" is not a number"),
+            "{e:#}"
+        );
         let e = parse("10.1.3.1 1011 5 via eth0\n").unwrap_err();
-        assert!(format!("{e:#}").contains("only `dev IFACE` may follow"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("only `dev IFACE` may follow"),
+            "{e:#}"
+        );
         let e = parse("10.1.3.1 1011\n").unwrap_err();
-        assert!(format!("{e:#}").contains("expected PREFIX USER TABLE"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("expected PREFIX USER TABLE"),
+            "{e:#}"
+        );
     }
 
     #[test]
@@ -120,6 +164,9 @@ mod tests {
         assert!(diff(&[a, b], &[b, a]).is_empty());
         assert_eq!(diff(&[a], &[a, b]), vec![Change::Add(b)]);
         assert_eq!(diff(&[a, b], &[a]), vec![Change::Remove(b.prefix)]);
-        assert_eq!(diff(&[a, b], &[a, b_moved]), vec![Change::Remove(b.prefix), Change::Add(b_moved)]);
+        assert_eq!(
+            diff(&[a, b], &[a, b_moved]),
+            vec![Change::Remove(b.prefix), Change::Add(b_moved)]
+        );
     }
 }

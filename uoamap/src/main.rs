@@ -13,7 +13,10 @@ use serde::Serialize;
 use uoa_genl::{Change, Client, Entry, Replace};
 
 #[derive(Parser)]
-#[command(version, about = "Administer UOA: per-user addresses and routing tables")]
+#[command(
+    version,
+    about = "Administer UOA: per-user addresses and routing tables"
+)]
 struct Cli {
     /// Print JSON instead of text.
     #[arg(short, long, global = true)]
@@ -81,7 +84,13 @@ fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
             .iter()
             .map(|e| {
                 let line = Line::of(e);
-                EntryJson { prefix: e.prefix.to_string(), uid: e.uid, user: line.user, table: e.table, dev: line.dev }
+                EntryJson {
+                    prefix: e.prefix.to_string(),
+                    uid: e.uid,
+                    user: line.user,
+                    table: e.table,
+                    dev: line.dev,
+                }
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -96,7 +105,11 @@ fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
 /// Applies one batch to the module, then brings rules and tables along
 /// (unless --no-routing): the policy routing follows the entries.
 fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> Result<()> {
-    let before = if cli.no_routing { Vec::new() } else { client.entries(None)? };
+    let before = if cli.no_routing {
+        Vec::new()
+    } else {
+        client.entries(None)?
+    };
     client.set(replace, changes)?;
     if !cli.no_routing {
         routing::Rtnl::connect()?.sync(&before, &client.entries(None)?)?;
@@ -106,15 +119,32 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
 
 fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
-        Command::Add { prefix, user, table, dev } => {
+        Command::Add {
+            prefix,
+            user,
+            table,
+            dev,
+        } => {
             let mut words = vec![prefix.as_str(), user.as_str(), table.as_str()];
             words.extend(dev.iter().map(String::as_str));
             let entry = Line::parse(&words)?.resolve()?;
-            change(cli, &Client::connect()?, Replace::Nothing, &[Change::Add(entry)])?;
+            change(
+                cli,
+                &Client::connect()?,
+                Replace::Nothing,
+                &[Change::Add(entry)],
+            )?;
         }
         Command::Del { prefix } => {
-            let prefix = prefix.parse().map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
-            change(cli, &Client::connect()?, Replace::Nothing, &[Change::Remove(prefix)])?;
+            let prefix = prefix
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))?;
+            change(
+                cli,
+                &Client::connect()?,
+                Replace::Nothing,
+                &[Change::Remove(prefix)],
+            )?;
         }
         Command::Show { user } => {
             let uid = user.as_deref().map(names::uid_of).transpose()?;
@@ -148,16 +178,27 @@ fn run(cli: &Cli) -> Result<()> {
             if !changes.is_empty() {
                 change(cli, &client, Replace::Nothing, &changes)?;
             }
-            let added = changes.iter().filter(|c| matches!(c, Change::Add(_))).count();
+            let added = changes
+                .iter()
+                .filter(|c| matches!(c, Change::Add(_)))
+                .count();
             let removed = changes.len() - added;
             if cli.json {
-                println!("{}", serde_json::json!({ "added": added, "removed": removed }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "added": added, "removed": removed })
+                );
             } else {
                 println!("{added} added, {removed} removed");
             }
         }
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "uoamap", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "uoamap",
+                &mut std::io::stdout(),
+            );
         }
         Command::Man => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
         Command::Status => {
@@ -167,7 +208,10 @@ fn run(cli: &Cli) -> Result<()> {
             } else {
                 println!("module: uoa {}", status.version);
                 println!("netns cookie: {}", status.netns_cookie);
-                println!("entries: {} for {} uids, {} bytes", status.entries, status.uids, status.memory_bytes);
+                println!(
+                    "entries: {} for {} uids, {} bytes",
+                    status.entries, status.uids, status.memory_bytes
+                );
                 println!("status requests: {}", status.status_requests);
             }
         }
@@ -197,17 +241,25 @@ mod tests {
     fn add_takes_the_mission_syntax() {
         let cli = Cli::try_parse_from(["uoamap", "add", "10.1.3.1", "u11", "32811"]).unwrap();
         assert!(matches!(cli.command, Command::Add { ref dev, .. } if dev.is_empty()));
-        let cli = Cli::try_parse_from(["uoamap", "add", "10.1.3.1", "u11", "32811", "dev", "eth0"]).unwrap();
+        let cli = Cli::try_parse_from(["uoamap", "add", "10.1.3.1", "u11", "32811", "dev", "eth0"])
+            .unwrap();
         assert!(matches!(cli.command, Command::Add { ref dev, .. } if dev == &["dev", "eth0"]));
     }
 
     #[test]
     fn man_page_and_completions_name_every_command() {
         let mut man = Vec::new();
-        clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut man)
+            .unwrap();
         let man = String::from_utf8(man).unwrap();
         let mut bash = Vec::new();
-        clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "uoamap", &mut bash);
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "uoamap",
+            &mut bash,
+        );
         let bash = String::from_utf8(bash).unwrap();
         for cmd in ["add", "del", "show", "flush", "save", "apply", "status"] {
             assert!(man.contains(cmd), "{cmd} missing from the man page");

@@ -21,7 +21,10 @@ use neli::{
     err::RouterError,
     nl::{NlPayload, Nlmsghdr},
     router::synchronous::NlRouter,
-    rtnl::{Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, RtattrBuilder, Rtmsg, RtmsgBuilder},
+    rtnl::{
+        Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, RtattrBuilder, Rtmsg,
+        RtmsgBuilder,
+    },
     types::{Buffer, RtBuffer},
     utils::Groups,
 };
@@ -41,8 +44,15 @@ fn af(f: Family) -> RtAddrFamily {
     }
 }
 
-fn attr<T: neli::consts::rtnl::RtaType, P: neli::Size + neli::ToBytes>(kind: T, payload: P) -> Result<Rtattr<T, Buffer>> {
-    RtattrBuilder::default().rta_type(kind).rta_payload(payload).build().map_err(|e| anyhow!("{e}"))
+fn attr<T: neli::consts::rtnl::RtaType, P: neli::Size + neli::ToBytes>(
+    kind: T,
+    payload: P,
+) -> Result<Rtattr<T, Buffer>> {
+    RtattrBuilder::default()
+        .rta_type(kind)
+        .rta_payload(payload)
+        .build()
+        .map_err(|e| anyhow!("{e}"))
 }
 
 fn addr_bytes(p: &Prefix) -> Buffer {
@@ -63,7 +73,8 @@ pub struct Rtnl {
 
 impl Rtnl {
     pub fn connect() -> Result<Self> {
-        let (sock, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty()).context("rtnetlink socket")?;
+        let (sock, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty())
+            .context("rtnetlink socket")?;
         sock.enable_ext_ack(true).context("rtnetlink ext ack")?;
         Ok(Rtnl { sock })
     }
@@ -87,7 +98,10 @@ impl Rtnl {
                 Ok(_) => {}
                 Err(RouterError::Nlmsgerr(e)) if ok_errnos.contains(&-e.error()) => {}
                 Err(RouterError::Nlmsgerr(e)) => {
-                    return Err(anyhow!("{what}: {}", std::io::Error::from_raw_os_error(-e.error())))
+                    return Err(anyhow!(
+                        "{what}: {}",
+                        std::io::Error::from_raw_os_error(-e.error())
+                    ))
                 }
                 Err(e) => return Err(anyhow!("{what}: {e}")),
             }
@@ -126,9 +140,18 @@ impl Rtnl {
             .rtattrs(attrs)
             .build()
             .map_err(|e| anyhow!("{e}"))?;
-        let what = format!("{} rule {pref} {sel:?} table {table}", if add { "adding" } else { "deleting" });
+        let what = format!(
+            "{} rule {pref} {sel:?} table {table}",
+            if add { "adding" } else { "deleting" }
+        );
         if add {
-            self.call::<Fibmsg>(&what, Rtm::Newrule, NlmF::CREATE | NlmF::EXCL, msg, &[EEXIST])
+            self.call::<Fibmsg>(
+                &what,
+                Rtm::Newrule,
+                NlmF::CREATE | NlmF::EXCL,
+                msg,
+                &[EEXIST],
+            )
         } else {
             self.call::<Fibmsg>(&what, Rtm::Delrule, NlmF::empty(), msg, &[ENOENT])
         }
@@ -148,14 +171,25 @@ impl Rtnl {
             .ifa_index(0)
             .build()
             .map_err(|e| anyhow!("{e}"))?;
-        let replies = self.sock.send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(msg))?;
+        let replies = self.sock.send::<_, _, Rtm, Ifaddrmsg>(
+            Rtm::Getaddr,
+            NlmF::DUMP,
+            NlPayload::Payload(msg),
+        )?;
         let want = addr_bytes(addr);
         let mut found = None;
         for r in replies {
             let r: Nlmsghdr<Rtm, Ifaddrmsg> = r.context("listing addresses")?;
             if let NlPayload::Payload(a) = r.nl_payload() {
-                let key = if addr.family() == Family::V4 { Ifa::Local } else { Ifa::Address };
-                if a.rtattrs().iter().any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref()) {
+                let key = if addr.family() == Family::V4 {
+                    Ifa::Local
+                } else {
+                    Ifa::Address
+                };
+                if a.rtattrs()
+                    .iter()
+                    .any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref())
+                {
                     found = Some((*a.ifa_index() as u32, *a.ifa_prefixlen()));
                 }
             }
@@ -168,8 +202,12 @@ impl Rtnl {
         let Some((ifindex, len)) = self.find_address(addr)? else {
             return Ok(());
         };
-        let net = Prefix::new(addr.family(), addr.addr() & !host_mask(addr.family(), len), len)
-            .map_err(|e| anyhow!("{e}"))?;
+        let net = Prefix::new(
+            addr.family(),
+            addr.addr() & !host_mask(addr.family(), len),
+            len,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
         let mut attrs = RtBuffer::new();
         attrs.push(attr(Rta::Table, table)?);
         attrs.push(attr(Rta::Dst, addr_bytes(&net))?);
@@ -187,7 +225,13 @@ impl Rtnl {
             .rtattrs(attrs)
             .build()
             .map_err(|e| anyhow!("{e}"))?;
-        self.call::<Rtmsg>(&format!("adding route {net} to table {table}"), Rtm::Newroute, NlmF::CREATE | NlmF::EXCL, msg, &[EEXIST])
+        self.call::<Rtmsg>(
+            &format!("adding route {net} to table {table}"),
+            Rtm::Newroute,
+            NlmF::CREATE | NlmF::EXCL,
+            msg,
+            &[EEXIST],
+        )
     }
 
     /// Deletes every route of `table` in `family`.
@@ -203,19 +247,29 @@ impl Rtnl {
             .rtm_type(Rtn::Unspec)
             .build()
             .map_err(|e| anyhow!("{e}"))?;
-        let replies = self.sock.send::<_, _, Rtm, Rtmsg>(Rtm::Getroute, NlmF::DUMP, NlPayload::Payload(dump))?;
+        let replies = self.sock.send::<_, _, Rtm, Rtmsg>(
+            Rtm::Getroute,
+            NlmF::DUMP,
+            NlPayload::Payload(dump),
+        )?;
         // (dst_len, RTA_DST and RTA_OIF) of each route in the table.
         let mut doomed: Vec<(u8, Vec<Rtattr<Rta, Buffer>>)> = Vec::new();
         for r in replies {
             let r: Nlmsghdr<Rtm, Rtmsg> = r.context("listing routes")?;
             if let NlPayload::Payload(m) = r.nl_payload() {
                 let attrs = m.rtattrs();
-                let in_table = attrs
-                    .iter()
-                    .any(|a| *a.rta_type() == Rta::Table && a.rta_payload().as_ref() == table.to_ne_bytes());
+                let in_table = attrs.iter().any(|a| {
+                    *a.rta_type() == Rta::Table && a.rta_payload().as_ref() == table.to_ne_bytes()
+                });
                 if in_table {
-                    let keys = attrs.iter().filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
-                    doomed.push((*m.rtm_dst_len(), keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone())).collect::<Result<_>>()?));
+                    let keys = attrs
+                        .iter()
+                        .filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
+                    doomed.push((
+                        *m.rtm_dst_len(),
+                        keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone()))
+                            .collect::<Result<_>>()?,
+                    ));
                 }
             }
         }
@@ -237,7 +291,13 @@ impl Rtnl {
                 .rtattrs(attrs)
                 .build()
                 .map_err(|e| anyhow!("{e}"))?;
-            self.call::<Rtmsg>(&format!("deleting a route of table {table}"), Rtm::Delroute, NlmF::empty(), msg, &[ESRCH, ENOENT])?;
+            self.call::<Rtmsg>(
+                &format!("deleting a route of table {table}"),
+                Rtm::Delroute,
+                NlmF::empty(),
+                msg,
+                &[ESRCH, ENOENT],
+            )?;
         }
         Ok(())
     }
@@ -248,7 +308,11 @@ impl Rtnl {
     /// gone uids emptied.
     pub fn sync(&self, before: &[Entry], after: &[Entry]) -> Result<()> {
         let uids = |es: &[Entry]| es.iter().map(|e| (e.uid, e.table)).collect::<BTreeSet<_>>();
-        let froms = |es: &[Entry]| es.iter().map(|e| (e.prefix, e.table)).collect::<BTreeSet<_>>();
+        let froms = |es: &[Entry]| {
+            es.iter()
+                .map(|e| (e.prefix, e.table))
+                .collect::<BTreeSet<_>>()
+        };
         let (uids_before, uids_after) = (uids(before), uids(after));
         let (from_before, from_after) = (froms(before), froms(after));
 
