@@ -14,5 +14,5 @@ kdir=$(tools/build-kernel.sh | tail -n1)
 ko=$(tools/build-kmod.sh | tail -n1)
 cargo build --quiet --release --bins
 sizes="${*:-1000 16000 65000}"
-tools/vm-boot.sh "$kdir" "UOA_KO=$ko UOA_NETNS_CAP=${UOA_NETNS_CAP:-4000} /usr/bin/python3 bench/guest/provision.py $sizes" 2>&1 |
+UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" "UOA_KO=$ko UOA_NETNS_CAP=${UOA_NETNS_CAP:-4000} /usr/bin/python3 bench/guest/provision.py $sizes" 2>&1 |
 	grep -v '^\[ *[0-9]*\.[0-9]*\]'

@@ -3,7 +3,7 @@
 # root filesystem and runs one command in it as root, from the work tree.
 # TCG by default (nested KVM hangs on our machines); UOA_KVM=1 for KVM.
 #
-#   tools/vm-boot.sh KERNEL-BUILD-DIR COMMAND
+#   tools/vm-boot.sh KERNEL-BUILD-DIR COMMAND      (UOA_VM_MEMORY=2G by default)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 kdir=$1 cmd=$2
@@ -12,6 +12,6 @@ accel=(--disable-kvm)
 # Console at loglevel 5 shows warnings and worse; panic_on_warn turns any
 # WARN into a panic that stops the guest, so it cannot go unnoticed.
 exec vng --run "$kdir/arch/x86/boot/bzImage" "${accel[@]}" --disable-microvm --force-9p \
-	--cpus 2 --memory 2G --verbose --cwd "$UOA_ROOT" \
+	--cpus 2 --memory "${UOA_VM_MEMORY:-2G}" --verbose --cwd "$UOA_ROOT" \
 	--append "loglevel=5 panic_on_warn=1 oops=panic softlockup_panic=1 hung_task_panic=1" \
 	--exec "$cmd"
