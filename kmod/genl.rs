@@ -102,7 +102,8 @@ impl Family {
                 doit: Some(set_entries),
                 policy: SET_POLICY.get().cast(),
                 maxattr: (N_ATTRS - 1) as u32,
-                flags: bindings::GENL_UNS_ADMIN_PERM as u8,
+                // CAP_NET_ADMIN is checked in the handler, not with
+                // GENL_UNS_ADMIN_PERM, so that the refusal can say why.
                 ..Default::default()
             },
         ];
@@ -301,9 +302,20 @@ fn emsgsize_err() -> Error {
 }
 
 /// doit of UOA_CMD_SET_ENTRIES.
-unsafe extern "C" fn set_entries(_skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
-    // SAFETY: genetlink calls doit with a valid `info` for a request to our
-    // registered family; the core checked CAP_NET_ADMIN (GENL_UNS_ADMIN_PERM).
+unsafe extern "C" fn set_entries(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
+    // SAFETY: genetlink calls doit with the request `skb` and a valid `info`
+    // for a request to our registered family; the request's namespace and
+    // its user namespace live while it runs.
+    let admin = unsafe {
+        let net = bindings::genl_info_net(info);
+        bindings::netlink_ns_capable(skb, (*net).user_ns, bindings::CAP_NET_ADMIN as _)
+    };
+    if !admin {
+        // SAFETY: as above.
+        unsafe { set_err((*info).extack, None, format_args!("changing UOA entries needs CAP_NET_ADMIN")) };
+        return EPERM.to_errno();
+    }
+    // SAFETY: as above.
     errno(unsafe { apply_entries(info) })
 }
 

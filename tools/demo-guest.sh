@@ -1,16 +1,38 @@
 #!/usr/bin/env bash
-# Runs inside the VM (see demo.sh): loads uoa.ko and shows it answering.
+# Runs inside the VM (see demo.sh): loads uoa.ko and shows it at work in a
+# namespace of its own, with two users.
 set -euo pipefail
 PATH=$PWD/target/release:$PATH
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$*"; }
+# The guest's /etc is a throwaway overlay.
+grep -q '^u11:' /etc/passwd || echo 'u11:x:1011:1011::/tmp:/bin/sh' >>/etc/passwd
+grep -q '^u12:' /etc/passwd || echo 'u12:x:1012:1012::/tmp:/bin/sh' >>/etc/passwd
+as_u11="setpriv --reuid=1011 --regid=1011 --clear-groups"
 
 step uname -r
 step insmod "$UOA_KO"
-step "dmesg | grep 'uoa:'"
 step uoamap status
-step ip netns add tenant2
-step ip netns exec tenant2 uoamap -j status
-step setpriv --reuid=1001 --regid=1001 --clear-groups uoa-route status
-step ip netns del tenant2
+step ip netns add host1
+in1() { ip netns exec host1 "$@"; }
+step in1 ip link add eth0 type dummy
+step in1 ip link set eth0 up
+step in1 ip addr add 10.1.3.1/24 dev eth0
+step in1 ip addr add 10.1.3.2/24 dev eth0
+step in1 uoamap add 10.1.3.1 u11 32811
+step in1 uoamap add 10.1.3.2 u12 32812 dev eth0
+step in1 uoamap show
+step in1 uoamap -j show u12
+step "in1 uoamap add 10.1.3.0/24 u12 32812 || true"
+step "in1 uoamap add 10.1.3.9 u11 32812 || true"
+step in1 ip rule show
+step in1 ip route show table 32811
+step in1 $as_u11 ip route get 10.1.3.77
+step "in1 $as_u11 ip route get 10.20.0.1 || true"
+step in1 $as_u11 uoamap show
+step "in1 $as_u11 uoamap add 10.1.3.3 u11 32811 || true"
+step in1 uoamap save
+step in1 uoamap status
+step uoamap show
+step ip netns del host1
 step rmmod uoa
 step "uoamap status || true"

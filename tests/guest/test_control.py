@@ -134,7 +134,7 @@ def test_permissions():
     uoa.uoamap("add 10.1.3.2 u12 200")
     # Writes need CAP_NET_ADMIN.
     for args in ("add 10.1.3.3 u11 100", "del 10.1.3.1", "flush", "flush u11"):
-        refused(args, "Operation not permitted", uid=U11)
+        refused(args, "changing UOA entries needs CAP_NET_ADMIN (Operation not permitted", uid=U11)
     # A user reads its own entries only.
     assert show(uid=U11) == ["10.1.3.1 u11 100"]
     assert show(uid=U12) == ["10.1.3.2 u12 200"]
