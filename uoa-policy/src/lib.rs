@@ -109,6 +109,22 @@ impl Prefix {
         let host_bits = u32::from(self.family.bits() - self.len);
         1u128.checked_shl(host_bits).map_or(u128::MAX, |v| v - 1)
     }
+    /// The prefix of length `len` that contains this one's address
+    /// (`10.1.3.1` truncated to 24 is `10.1.3.0/24`).
+    pub fn truncate(&self, len: u8) -> Result<Self, Refusal> {
+        let wide = Prefix { len, ..*self };
+        if len > self.family.bits() {
+            return Err(Refusal::PrefixTooLong {
+                family: self.family,
+                len,
+            });
+        }
+        Ok(Prefix {
+            addr: wide.first(),
+            ..wide
+        })
+    }
+
     /// Lowest address covered.
     pub fn first(&self) -> u128 {
         self.addr & !self.host_mask()

@@ -146,6 +146,12 @@ fn prefixes_are_checked() {
     assert_eq!(v4("0.0.0.0/0").last(), u128::from(u32::MAX));
     assert_eq!(v6("::/0").last(), u128::MAX);
     assert_eq!(v4("10.0.0.0/8").to_string(), "10.0.0.0/8");
+    assert_eq!(v4("10.1.3.1").truncate(24).unwrap(), v4("10.1.3.0/24"));
+    assert_eq!(
+        v6("2001:db8:1::11").truncate(64).unwrap(),
+        v6("2001:db8:1::/64")
+    );
+    assert!(v4("10.1.3.1").truncate(33).is_err());
     let (bytes, n) = v6("2001:db8::1").to_bytes();
     assert_eq!(
         Prefix::from_bytes(&bytes[..n], 128).unwrap(),

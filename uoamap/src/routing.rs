@@ -202,29 +202,20 @@ impl Rtnl {
         let Some((ifindex, len)) = self.find_address(addr)? else {
             return Ok(());
         };
-        let net = Prefix::new(
-            addr.family(),
-            addr.addr() & !host_mask(addr.family(), len),
-            len,
-        )
-        .map_err(|e| anyhow!("{e}"))?;
+        let net = addr.truncate(len).map_err(|e| anyhow!("{e}"))?;
         let mut attrs = RtBuffer::new();
         attrs.push(attr(Rta::Table, table)?);
         attrs.push(attr(Rta::Dst, addr_bytes(&net))?);
         attrs.push(attr(Rta::Oif, ifindex)?);
         attrs.push(attr(Rta::Prefsrc, addr_bytes(addr))?);
-        let msg = RtmsgBuilder::default()
-            .rtm_family(af(addr.family()))
-            .rtm_dst_len(len)
-            .rtm_src_len(0)
-            .rtm_tos(0)
-            .rtm_table(RtTable::Unspec)
-            .rtm_protocol(Rtprot::Kernel)
-            .rtm_scope(RtScope::Link)
-            .rtm_type(Rtn::Unicast)
-            .rtattrs(attrs)
-            .build()
-            .map_err(|e| anyhow!("{e}"))?;
+        let msg = rtmsg(
+            addr.family(),
+            len,
+            Rtprot::Kernel,
+            RtScope::Link,
+            Rtn::Unicast,
+            attrs,
+        )?;
         self.call::<Rtmsg>(
             &format!("adding route {net} to table {table}"),
             Rtm::Newroute,
@@ -236,17 +227,14 @@ impl Rtnl {
 
     /// Deletes every route of `table` in `family`.
     fn flush_table(&self, family: Family, table: u32) -> Result<()> {
-        let dump = RtmsgBuilder::default()
-            .rtm_family(af(family))
-            .rtm_dst_len(0)
-            .rtm_src_len(0)
-            .rtm_tos(0)
-            .rtm_table(RtTable::Unspec)
-            .rtm_protocol(Rtprot::Unspec)
-            .rtm_scope(RtScope::Universe)
-            .rtm_type(Rtn::Unspec)
-            .build()
-            .map_err(|e| anyhow!("{e}"))?;
+        let dump = rtmsg(
+            family,
+            0,
+            Rtprot::Unspec,
+            RtScope::Universe,
+            Rtn::Unspec,
+            RtBuffer::new(),
+        )?;
         let replies = self.sock.send::<_, _, Rtm, Rtmsg>(
             Rtm::Getroute,
             NlmF::DUMP,
@@ -279,18 +267,14 @@ impl Rtnl {
             for k in keys {
                 attrs.push(k);
             }
-            let msg = RtmsgBuilder::default()
-                .rtm_family(af(family))
-                .rtm_dst_len(dst_len)
-                .rtm_src_len(0)
-                .rtm_tos(0)
-                .rtm_table(RtTable::Unspec)
-                .rtm_protocol(Rtprot::Unspec)
-                .rtm_scope(RtScope::Nowhere)
-                .rtm_type(Rtn::Unspec)
-                .rtattrs(attrs)
-                .build()
-                .map_err(|e| anyhow!("{e}"))?;
+            let msg = rtmsg(
+                family,
+                dst_len,
+                Rtprot::Unspec,
+                RtScope::Nowhere,
+                Rtn::Unspec,
+                attrs,
+            )?;
             self.call::<Rtmsg>(
                 &format!("deleting a route of table {table}"),
                 Rtm::Delroute,
@@ -340,7 +324,25 @@ impl Rtnl {
     }
 }
 
-fn host_mask(f: Family, len: u8) -> u128 {
-    let host_bits = u32::from(f.bits() - len);
-    1u128.checked_shl(host_bits).map_or(u128::MAX, |v| v - 1)
+/// A route message; the table always goes in RTA_TABLE (ids above 255).
+fn rtmsg(
+    family: Family,
+    dst_len: u8,
+    protocol: Rtprot,
+    scope: RtScope,
+    kind: Rtn,
+    attrs: RtBuffer<Rta, Buffer>,
+) -> Result<Rtmsg> {
+    RtmsgBuilder::default()
+        .rtm_family(af(family))
+        .rtm_dst_len(dst_len)
+        .rtm_src_len(0)
+        .rtm_tos(0)
+        .rtm_table(RtTable::Unspec)
+        .rtm_protocol(protocol)
+        .rtm_scope(scope)
+        .rtm_type(kind)
+        .rtattrs(attrs)
+        .build()
+        .map_err(|e| anyhow!("{e}"))
 }
