@@ -234,8 +234,12 @@ unsafe fn dump_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_c
     // SAFETY: the family is registered, so pernet state exists; `net` lives.
     let state = unsafe { netns::state(net) };
 
-    // SAFETY: `info.attrs` holds `A_UID + 1` parsed attributes (op maxattr).
-    let filter = unsafe { (*info.attrs.add(A_UID as usize)).as_ref() };
+    // SAFETY: a non-null `info.attrs` holds `A_UID + 1` parsed attributes
+    // (the op's maxattr).
+    let filter = match info.attrs.is_null() {
+        true => None,
+        false => unsafe { (*info.attrs.add(A_UID as usize)).as_ref() },
+    };
     let filter = match filter {
         // SAFETY: the policy made it an NLA_U32.
         Some(nla) => Some(unsafe { (nla as *const bindings::nlattr).add(1).cast::<u32>().read_unaligned() }),

@@ -243,3 +243,16 @@ def test_policy_survives_module_reload_empty():
     uoa.unload_module()
     uoa.load_module()
     assert show() == []
+
+
+def test_uoa_route_shows_the_callers_own():
+    fresh()
+    uoa.uoamap("add 10.1.3.1 u11 100")
+    uoa.uoamap("add 2001:db8::11 u11 100")
+    uoa.uoamap("add 10.1.3.2 u12 200")
+    route = uoa.UOAMAP.replace("uoamap", "uoa-route")
+    out = uoa.sh(f"{route} show", uid=U11).stdout
+    assert out.splitlines() == ["table: 100", "address: 10.1.3.1", "address: 2001:db8::11"], out
+    got = json.loads(uoa.sh(f"{route} -j show", uid=U12).stdout)
+    assert got == {"uid": U12, "table": 200, "addresses": ["10.1.3.2"]}, got
+    assert "has no UOA addresses" in uoa.sh(f"{route} show", uid=U13).stdout

@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Show who you are and whether UOA is active in this network namespace.
     Status,
+    /// Show your addresses and your routing table in this network namespace.
+    Show,
 }
 
 fn main() {
@@ -51,6 +53,24 @@ fn run(cli: &Cli) -> Result<()> {
                 println!("user: {name} (uid {uid})");
                 println!("module: uoa {}", status.version);
                 println!("netns cookie: {}", status.netns_cookie);
+            }
+        }
+        Command::Show => {
+            let uid = getuid().as_raw();
+            // Without CAP_NET_ADMIN the module returns only the caller's own.
+            let mine = Client::connect()?.entries(Some(uid))?;
+            let table = mine.first().map(|e| e.table);
+            if cli.json {
+                let addrs: Vec<String> = mine.iter().map(|e| e.prefix.to_string()).collect();
+                let v = serde_json::json!({ "uid": uid, "table": table, "addresses": addrs });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if let Some(table) = table {
+                println!("table: {table}");
+                for e in &mine {
+                    println!("address: {}", e.prefix);
+                }
+            } else {
+                println!("uid {uid} has no UOA addresses in this network namespace");
             }
         }
     }
