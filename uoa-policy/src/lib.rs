@@ -528,12 +528,28 @@ pub fn owner(ranges: &[Range], family: Family, addr: u128) -> Option<u32> {
     (r.family == family && addr <= r.last).then_some(r.uid)
 }
 
-/// Among `uid`'s host entries of `family`, the one sharing the longest
-/// prefix with `dst` (the first on a tie). O(n) over the list.
-pub fn closest_source(entries: &[Entry], uid: u32, family: Family, dst: u128) -> Option<Prefix> {
+/// Sorts a copy of a list by uid (then as the list), so that
+/// [`entries_of`] finds a uid's entries in O(log n).
+pub fn sort_by_uid(entries: &mut [Entry]) {
+    entries.sort_unstable_by(|a, b| a.uid.cmp(&b.uid).then_with(|| a.cmp_prefix(b)));
+}
+
+/// The entries of `uid` in a list sorted by [`sort_by_uid`]. O(log n).
+pub fn entries_of(by_uid: &[Entry], uid: u32) -> &[Entry] {
+    let start = by_uid.partition_point(|e| e.uid < uid);
+    let len = by_uid
+        .get(start..)
+        .map_or(0, |rest| rest.partition_point(|e| e.uid == uid));
+    by_uid.get(start..start + len).unwrap_or(&[])
+}
+
+/// Among a uid's entries (from [`entries_of`]), the host address of
+/// `family` that shares the longest prefix with `dst` (the first on a tie).
+/// O(k) in the uid's entries.
+pub fn closest_source(own: &[Entry], family: Family, dst: u128) -> Option<Prefix> {
     let mut best: Option<(u32, Prefix)> = None;
-    for e in entries {
-        if e.uid != uid || e.prefix.family != family || !e.prefix.is_host() {
+    for e in own {
+        if e.prefix.family != family || !e.prefix.is_host() {
             continue;
         }
         let common = (e.prefix.addr ^ dst).leading_zeros();

@@ -221,12 +221,24 @@ fn lookups() {
     assert_eq!(owner(ranges, Family::V4, a(v4("10.2.0.3"))), None);
     assert_eq!(owner(ranges, Family::V6, a(v4("10.1.3.1"))), None);
     assert_eq!(owner(ranges, Family::V6, a(v6("2001:db8::1"))), Some(1012));
-    let dst = a(v6("2001:db8:1::99"));
+    let mut by_uid = list.clone();
+    sort_by_uid(&mut by_uid);
+    assert_eq!(entries_of(&by_uid, 1011).len(), 2);
+    assert_eq!(entries_of(&by_uid, 1012).len(), 4);
+    assert!(entries_of(&by_uid, 1013).is_empty());
+    let (u12, dst) = (entries_of(&by_uid, 1012), a(v6("2001:db8:1::99")));
     assert_eq!(
-        closest_source(&list, 1012, Family::V6, dst),
+        closest_source(u12, Family::V6, dst),
         Some(v6("2001:db8:1::1"))
     );
-    assert_eq!(closest_source(&list, 1011, Family::V6, dst), None);
+    assert_eq!(
+        closest_source(u12, Family::V4, a(v4("10.2.0.9"))),
+        Some(v4("10.2.0.1"))
+    );
+    assert_eq!(
+        closest_source(entries_of(&by_uid, 1011), Family::V6, dst),
+        None
+    );
 }
 
 // ---- against a naive model ----
@@ -324,9 +336,13 @@ proptest! {
                     prop_assert_eq!(owner(&ranges[..nr], fam, a), scan);
                 }
             }
+            let mut by_uid = list.clone();
+            sort_by_uid(&mut by_uid);
             for uid in 0..5 {
                 let scan = list.iter().find(|e| e.uid == uid).map(|e| e.table);
                 prop_assert_eq!(table_of(&uids[..nu], uid), scan);
+                let mine: Vec<Entry> = list.iter().filter(|e| e.uid == uid).copied().collect();
+                prop_assert_eq!(entries_of(&by_uid, uid), &mine[..]);
             }
         }
     }
