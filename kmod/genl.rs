@@ -152,6 +152,10 @@ fn errno(r: Result) -> c_int {
 }
 
 /// doit of UOA_CMD_GET_STATUS.
+///
+/// # Safety
+///
+/// Called by genetlink only, with the request of a doit of our family.
 unsafe extern "C" fn get_status(_skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
     // SAFETY: genetlink calls doit with a valid `info` for a request to our
     // registered family.
@@ -209,6 +213,11 @@ fn put_entry(w: &mut Writer, e: &Entry) -> Result {
 const ARG_NEXT: usize = 0;
 
 /// dumpit of UOA_CMD_GET_ENTRIES.
+///
+/// # Safety
+///
+/// Called by genetlink only, with the message and callback of a dump of our
+/// family.
 unsafe extern "C" fn get_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> c_int {
     // SAFETY: genetlink calls dumpit with valid `skb` and `cb` of a dump of
     // our registered family.
@@ -306,6 +315,10 @@ fn emsgsize_err() -> Error {
 }
 
 /// doit of UOA_CMD_SET_ENTRIES.
+///
+/// # Safety
+///
+/// Called by genetlink only, with the request of a doit of our family.
 unsafe extern "C" fn set_entries(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
     // SAFETY: genetlink calls doit with the request `skb` and a valid `info`
     // for a request to our registered family; the request's namespace and

@@ -229,9 +229,9 @@ impl<'a> Iterator for Attrs<'a> {
     type Item = Attr<'a>;
 
     fn next(&mut self) -> Option<Attr<'a>> {
-        let head = self.0.get(..NLA_HDRLEN)?;
-        let len = usize::from(u16::from_ne_bytes([head[0], head[1]]));
-        let kind = u16::from_ne_bytes([head[2], head[3]]) & bindings::NLA_TYPE_MASK as u16;
+        let [l0, l1, t0, t1]: [u8; NLA_HDRLEN] = self.0.get(..NLA_HDRLEN)?.try_into().ok()?;
+        let len = usize::from(u16::from_ne_bytes([l0, l1]));
+        let kind = u16::from_ne_bytes([t0, t1]) & bindings::NLA_TYPE_MASK as u16;
         let payload = self.0.get(NLA_HDRLEN..len)?;
         let raw = self.0.as_ptr().cast();
         self.0 = self.0.get(len.next_multiple_of(4)..).unwrap_or(&[]);

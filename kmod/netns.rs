@@ -64,11 +64,20 @@ impl Registration {
 
 /// The namespace is going away: unpublish its policy. The kernel waits for
 /// an RCU grace period between `pre_exit` and `exit`.
+///
+/// # Safety
+///
+/// Called by the pernet core only, for a namespace our ops are registered in.
 unsafe extern "C" fn pre_exit(net: *mut bindings::net) {
     // SAFETY: called by the pernet core for a namespace of ours.
     unsafe { state(net) }.store.retire();
 }
 
+/// Frees what `pre_exit` unpublished.
+///
+/// # Safety
+///
+/// As for `pre_exit`; called after it and a grace period.
 unsafe extern "C" fn exit(net: *mut bindings::net) {
     // SAFETY: as in `pre_exit`; its state is freed only after we return.
     unsafe { state(net) }.store.free_retired();
