@@ -6,14 +6,22 @@
 //! The kernel allocates a zeroed [`NetState`] for every namespace, existing
 //! and new, and frees it after the namespace's last user is gone.
 
-use crate::{cstatic::CStatic, store::Store};
+use crate::{
+    cstatic::CStatic,
+    netfilter,
+    store::{Counters, Store},
+};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use kernel::{bindings, error::to_result, prelude::*};
+use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
 /// UOA's state in one network namespace. All-zero is its initial value.
 #[repr(C)]
 pub(crate) struct NetState {
     status_requests: AtomicU64,
+    /// `UOA_OPT_*` bits.
+    options: AtomicU32,
+    /// What was refused to uids that are not managed.
+    pub(crate) others: Counters,
     pub(crate) store: Store,
 }
 
@@ -21,6 +29,19 @@ impl NetState {
     /// Counts one status request and returns the count, this one included.
     pub(crate) fn count_status_request(&self) -> u64 {
         self.status_requests.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+
+    pub(crate) fn options(&self) -> u32 {
+        self.options.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_options(&self, options: u32) {
+        self.options.store(options, Ordering::Relaxed);
+    }
+
+    /// May managed uids bind ports below 1024 on their own addresses?
+    pub(crate) fn low_ports(&self) -> bool {
+        self.options() & bindings::uoa_options_UOA_OPT_LOW_PORTS != 0
     }
 }
 
@@ -45,9 +66,11 @@ pub(crate) struct Registration(());
 
 impl Registration {
     pub(crate) fn register() -> Result<Self> {
+        netfilter::init();
         let ops = bindings::pernet_operations {
             id: NET_ID.as_ptr(),
             size: core::mem::size_of::<NetState>(),
+            init: Some(init),
             pre_exit: Some(pre_exit),
             exit: Some(exit),
             ..Default::default()
@@ -59,6 +82,21 @@ impl Registration {
         // static storage; it stays registered until `drop`.
         to_result(unsafe { bindings::register_pernet_subsys(NET_OPS.get()) })?;
         Ok(Registration(()))
+    }
+}
+
+/// A namespace (or, at registration, each existing one) gets the
+/// netfilter catch-all.
+///
+/// # Safety
+///
+/// Called by the pernet core only, for a namespace being set up.
+unsafe extern "C" fn init(net: *mut bindings::net) -> c_int {
+    // SAFETY: `net` is being initialised and `netfilter::init` ran before
+    // the registration.
+    match unsafe { netfilter::register(net) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }
 
@@ -79,6 +117,8 @@ unsafe extern "C" fn pre_exit(net: *mut bindings::net) {
 ///
 /// As for `pre_exit`; called after it and a grace period.
 unsafe extern "C" fn exit(net: *mut bindings::net) {
+    // SAFETY: `init` registered the hooks in `net`.
+    unsafe { netfilter::unregister(net) };
     // SAFETY: as in `pre_exit`; its state is freed only after we return.
     unsafe { state(net) }.store.free_retired();
 }

@@ -8,17 +8,49 @@
 //! serialised by genetlink: the family does not set `parallel_ops`, so all
 //! of its handlers run under the genl mutex.
 
-use crate::policy::{self, Entry, Prefix, Range, Refusal, Replace, UidTable};
+use crate::policy::{self, Entry, Family, Prefix, Range, Refusal, Replace, UidTable};
 use crate::rcu;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::prelude::*;
+
+/// What the hooks refused or changed for one uid (uapi UOA_A_COUNTER_*).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) binds_denied: AtomicU64,
+    pub(crate) sources_denied: AtomicU64,
+    pub(crate) sources_rewritten: AtomicU64,
+    pub(crate) packets_dropped: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn values(&self) -> [u64; 4] {
+        [&self.binds_denied, &self.sources_denied, &self.sources_rewritten, &self.packets_dropped]
+            .map(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn add(&self, other: &Counters) {
+        let v = other.values();
+        let mine = [&self.binds_denied, &self.sources_denied, &self.sources_rewritten, &self.packets_dropped];
+        for (c, n) in mine.into_iter().zip(v) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
 
 /// One version of a namespace's policy, with its lookup indexes.
 pub(crate) struct Snapshot {
     entries: KVVec<Entry>,
     ranges: KVVec<Range>,
     uids: KVVec<UidTable>,
+    /// `entries` sorted by uid, for a uid's own addresses.
+    by_uid: KVVec<Entry>,
+    /// One per item of `uids`, same order.
+    counters: KVVec<Counters>,
 }
 
 impl Snapshot {
@@ -34,7 +66,14 @@ impl Snapshot {
             ranges.set_len(nr);
             uids.set_len(nu);
         }
-        Ok(KBox::new(Snapshot { entries, ranges, uids }, GFP_KERNEL)?)
+        let mut by_uid = KVVec::with_capacity(n, GFP_KERNEL)?;
+        by_uid.extend_from_slice(&entries, GFP_KERNEL)?;
+        policy::sort_by_uid(&mut by_uid);
+        let mut counters = KVVec::with_capacity(nu, GFP_KERNEL)?;
+        for _ in 0..nu {
+            counters.push(Counters::default(), GFP_KERNEL)?;
+        }
+        Ok(KBox::new(Snapshot { entries, ranges, uids, by_uid, counters }, GFP_KERNEL)?)
     }
 
     pub(crate) fn entries(&self) -> &[Entry] {
@@ -45,13 +84,44 @@ impl Snapshot {
         self.uids.len()
     }
 
+    /// The managed uids and their counters, by uid.
+    pub(crate) fn uid_counters(&self) -> impl Iterator<Item = (u32, &Counters)> {
+        self.uids.iter().map(|u| u.uid).zip(self.counters.iter())
+    }
+
+    /// The counters of `uid` if it is managed: its entries exist. O(log n).
+    pub(crate) fn managed(&self, uid: u32) -> Option<&Counters> {
+        let i = self.uids.binary_search_by_key(&uid, |u| u.uid).ok()?;
+        self.counters.get(i)
+    }
+
+    /// The uid that owns `addr`. O(log n).
+    pub(crate) fn owner(&self, family: Family, addr: u128) -> Option<u32> {
+        policy::owner(&self.ranges, family, addr)
+    }
+
+    /// The entries of `uid`. O(log n).
+    pub(crate) fn entries_of(&self, uid: u32) -> &[Entry] {
+        policy::entries_of(&self.by_uid, uid)
+    }
+
     /// Bytes allocated for this snapshot.
     pub(crate) fn memory(&self) -> usize {
         use core::mem::size_of;
         size_of::<Self>()
-            + self.entries.capacity() * size_of::<Entry>()
+            + (self.entries.capacity() + self.by_uid.capacity()) * size_of::<Entry>()
             + self.ranges.capacity() * size_of::<Range>()
             + self.uids.capacity() * size_of::<UidTable>()
+            + self.counters.capacity() * size_of::<Counters>()
+    }
+
+    /// Adds the counts of `old` to the uids that are in both.
+    fn carry_counters(&self, old: &Snapshot) {
+        for (uid, c) in old.uid_counters() {
+            if let Some(mine) = self.managed(uid) {
+                mine.add(c);
+            }
+        }
     }
 }
 
@@ -115,7 +185,13 @@ impl Store {
             rcu::synchronize();
             // SAFETY: `old` came from `KBox::into_raw` and, after the grace
             // period, no reader can still see it.
-            drop(unsafe { KBox::from_raw(old) });
+            let old = unsafe { KBox::from_raw(old) };
+            // SAFETY: `new` is the published snapshot; only writers replace
+            // it, and we are the writer.
+            if let Some(new) = unsafe { new.as_ref() } {
+                // No reader counts into `old` any more: keep its counts.
+                new.carry_counters(&old);
+            }
         }
         Ok(())
     }

@@ -11,6 +11,8 @@ use kernel::{c_str, prelude::*};
 
 mod cstatic;
 mod genl;
+mod hooks;
+mod netfilter;
 mod netlink;
 mod netns;
 // The policy logic is shared with the host crate uoa-policy (tested there).
@@ -32,8 +34,10 @@ module! {
 }
 
 struct Uoa {
-    // Fields drop in declaration order: the family goes first, so no request
-    // can reach per-netns state that is being torn down.
+    // Fields drop in declaration order: the hooks and the family go first,
+    // so that no callback or request reaches per-netns state that is being
+    // torn down.
+    _hooks: hooks::Registration,
     _family: genl::Family,
     _pernet: netns::Registration,
 }
@@ -42,8 +46,10 @@ impl kernel::Module for Uoa {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let pernet = netns::Registration::register()?;
         let family = genl::Family::register(module)?;
+        let hooks = hooks::Registration::register()?;
         pr_info!("loaded, version {}\n", VERSION);
         Ok(Uoa {
+            _hooks: hooks,
             _family: family,
             _pernet: pernet,
         })

@@ -20,7 +20,7 @@ use neli::{
 };
 use serde::Serialize;
 use std::os::fd::AsRawFd;
-use uapi::{EntryAttr, UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
+use uapi::{CounterAttr, EntryAttr, UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
 pub use uoa_policy::{Entry, Family, Prefix, Refusal};
 
 /// A message of the uoa family.
@@ -56,6 +56,53 @@ pub struct Status {
     pub entries: u32,
     pub uids: u32,
     pub memory_bytes: u64,
+    /// `UOA_OPT_*` bits.
+    pub options: u32,
+    /// What was refused to unmanaged uids (`uid` is `None`).
+    pub others: Counters,
+}
+
+/// What the module refused or changed for a uid (`UOA_A_COUNTERS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub binds_denied: u64,
+    pub sources_denied: u64,
+    pub sources_rewritten: u64,
+    pub packets_dropped: u64,
+}
+
+impl Counters {
+    fn from_attr(attr: &Nlattr<UoaAttr, Buffer>) -> Result<Self, Error> {
+        let bad = |what: &str| Error::Reply(format!("counters: {what}"));
+        let h = attr
+            .get_attr_handle::<CounterAttr>()
+            .map_err(|e| bad(&e.to_string()))?;
+        let get = |kind, name| {
+            h.get_attr_payload_as::<u64>(kind)
+                .map_err(|_| bad(&format!("no {name}")))
+        };
+        Ok(Counters {
+            uid: h.get_attr_payload_as::<u32>(CounterAttr::Uid).ok(),
+            binds_denied: get(CounterAttr::BindsDenied, "UOA_A_COUNTER_BINDS_DENIED")?,
+            sources_denied: get(CounterAttr::SourcesDenied, "UOA_A_COUNTER_SOURCES_DENIED")?,
+            sources_rewritten: get(
+                CounterAttr::SourcesRewritten,
+                "UOA_A_COUNTER_SOURCES_REWRITTEN",
+            )?,
+            packets_dropped: get(CounterAttr::PacketsDropped, "UOA_A_COUNTER_PACKETS_DROPPED")?,
+        })
+    }
+
+    /// The per-uid counters of a GET_COUNTERS dump message.
+    pub fn from_msg(msg: &UoaMsg) -> Result<Vec<Self>, Error> {
+        msg.attrs()
+            .iter()
+            .filter(|a| *a.nla_type().nla_type() == UoaAttr::Counters)
+            .map(Counters::from_attr)
+            .collect()
+    }
 }
 
 impl Status {
@@ -84,6 +131,15 @@ impl Status {
         let memory_bytes = attrs
             .get_attr_payload_as::<u64>(UoaAttr::StatusMemory)
             .map_err(|_| missing("UOA_A_STATUS_MEMORY"))?;
+        let options = attrs
+            .get_attr_payload_as::<u32>(UoaAttr::Options)
+            .map_err(|_| missing("UOA_A_OPTIONS"))?;
+        let others = msg
+            .attrs()
+            .iter()
+            .find(|a| *a.nla_type().nla_type() == UoaAttr::Counters)
+            .ok_or_else(|| missing("UOA_A_COUNTERS"))
+            .and_then(Counters::from_attr)?;
         Ok(Status {
             version,
             netns_cookie,
@@ -91,6 +147,8 @@ impl Status {
             entries,
             uids,
             memory_bytes,
+            options,
+            others,
         })
     }
 }
@@ -272,6 +330,27 @@ impl Client {
         Ok(out)
     }
 
+    /// The counters of every managed uid visible to the caller, or `uid`'s.
+    pub fn counters(&self, uid: Option<u32>) -> Result<Vec<Counters>, Error> {
+        let mut attrs = GenlBuffer::new();
+        if let Some(uid) = uid {
+            attrs.push(nla(UoaAttr::Uid, uid)?);
+        }
+        let mut out = Vec::new();
+        for msg in self.request(UoaCmd::GetCounters, NlmF::DUMP, attrs)? {
+            out.extend(Counters::from_msg(&msg)?);
+        }
+        Ok(out)
+    }
+
+    /// Sets the namespace's options (`UOA_OPT_*`), all at once.
+    pub fn set_options(&self, options: u32) -> Result<(), Error> {
+        let mut attrs = GenlBuffer::new();
+        attrs.push(nla(UoaAttr::Options, options)?);
+        self.request(UoaCmd::SetOptions, NlmF::ACK, attrs)?;
+        Ok(())
+    }
+
     /// Applies a batch of changes atomically.
     pub fn set(&self, replace: Replace, changes: &[Change]) -> Result<(), Error> {
         self.request(
@@ -381,6 +460,13 @@ mod tests {
         b.extend(attr(UoaAttr::StatusEntries.into(), &2u32.to_ne_bytes()));
         b.extend(attr(UoaAttr::StatusUids.into(), &1u32.to_ne_bytes()));
         b.extend(attr(UoaAttr::StatusMemory.into(), &640u64.to_ne_bytes()));
+        b.extend(attr(UoaAttr::Options.into(), &1u32.to_ne_bytes()));
+        let mut counters = Vec::new();
+        for (kind, n) in [(3u16, 7u64), (4, 0), (5, 0), (6, 2)] {
+            counters.extend(attr(CounterAttr::Pad.into(), b""));
+            counters.extend(attr(kind, &n.to_ne_bytes()));
+        }
+        b.extend(attr(u16::from(UoaAttr::Counters) | 0x8000, &counters));
         b
     }
 
@@ -396,6 +482,13 @@ mod tests {
                 entries: 2,
                 uids: 1,
                 memory_bytes: 640,
+                options: uapi::OPT_LOW_PORTS,
+                others: Counters {
+                    uid: None,
+                    binds_denied: 7,
+                    packets_dropped: 2,
+                    ..Counters::default()
+                },
             }
         );
     }

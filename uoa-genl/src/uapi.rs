@@ -9,6 +9,8 @@ pub const GENL_VERSION: u8 = 1;
 pub const F_REPLACE: u32 = 1 << 0;
 /// `UOA_EF_REMOVE`.
 pub const EF_REMOVE: u32 = 1 << 0;
+/// `UOA_OPT_LOW_PORTS`.
+pub const OPT_LOW_PORTS: u32 = 1 << 0;
 
 #[neli_enum(serialized_type = "u8")]
 pub enum UoaCmd {
@@ -16,6 +18,8 @@ pub enum UoaCmd {
     GetStatus = 1,
     GetEntries = 2,
     SetEntries = 3,
+    GetCounters = 4,
+    SetOptions = 5,
 }
 impl neli::consts::genl::Cmd for UoaCmd {}
 
@@ -32,6 +36,8 @@ pub enum UoaAttr {
     Uid = 8,
     Flags = 9,
     Entry = 10,
+    Options = 11,
+    Counters = 12,
 }
 impl neli::consts::genl::NlAttrType for UoaAttr {}
 
@@ -46,3 +52,15 @@ pub enum EntryAttr {
     Flags = 6,
 }
 impl neli::consts::genl::NlAttrType for EntryAttr {}
+
+#[neli_enum(serialized_type = "u16")]
+pub enum CounterAttr {
+    Unspec = 0,
+    Pad = 1,
+    Uid = 2,
+    BindsDenied = 3,
+    SourcesDenied = 4,
+    SourcesRewritten = 5,
+    PacketsDropped = 6,
+}
+impl neli::consts::genl::NlAttrType for CounterAttr {}

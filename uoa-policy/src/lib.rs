@@ -356,8 +356,8 @@ pub fn apply(
     for e in adds.iter() {
         check_entry(e)?;
     }
-    adds.sort_unstable_by(Entry::cmp_prefix);
-    removes.sort_unstable_by_key(Prefix::sort_key);
+    sort_by(adds, Entry::cmp_prefix);
+    sort_by(removes, |a, b| a.sort_key().cmp(&b.sort_key()));
 
     // Kept entries of `current`, minus removals, merged with the additions.
     let mut n = 0;
@@ -435,7 +435,7 @@ pub fn apply(
         };
     }
     let pair_is_new = |p: &UidTable| adds.iter().any(|a| a.uid == p.uid && a.table == p.table);
-    pairs.sort_unstable_by_key(|p| (p.uid, p.table));
+    sort_by(pairs, |a, b| (a.uid, a.table).cmp(&(b.uid, b.table)));
     for w in pairs.windows(2) {
         if w[0].uid == w[1].uid && w[0].table != w[1].table {
             let old = if pair_is_new(&w[0]) { w[1] } else { w[0] };
@@ -445,7 +445,7 @@ pub fn apply(
             });
         }
     }
-    pairs.sort_unstable_by_key(|p| (p.table, p.uid));
+    sort_by(pairs, |a, b| (a.table, a.uid).cmp(&(b.table, b.uid)));
     for w in pairs.windows(2) {
         if w[0].table == w[1].table && w[0].uid != w[1].uid {
             let old = if pair_is_new(&w[0]) { w[1] } else { w[0] };
@@ -502,7 +502,7 @@ pub fn build_index(
         nu += 1;
     }
     let uids = &mut uids[..nu];
-    uids.sort_unstable_by_key(|u| u.uid);
+    sort_by(uids, |a, b| a.uid.cmp(&b.uid));
     let mut w = 0;
     for r in 0..uids.len() {
         if w == 0 || uids[w - 1].uid != uids[r].uid {
@@ -511,6 +511,36 @@ pub fn build_index(
         }
     }
     Ok((nr, w))
+}
+
+/// Sorts `v` by `cmp` with heapsort: in place, without recursion and in
+/// constant stack. The kernel stack is 16 KiB, and core's quicksort
+/// recurses with frames of kilobytes for these types (it overflowed the
+/// stack at a few thousand entries).
+pub fn sort_by<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+    // Moves v[root] down the max-heap in v[..end]; every index is < end.
+    let mut sift = |v: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && cmp(&v[child], &v[child + 1]) == Ordering::Less {
+            child += 1;
+        }
+        if cmp(&v[root], &v[child]) != Ordering::Less {
+            break;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    let n = v.len();
+    for i in (0..n / 2).rev() {
+        sift(v, i, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
 }
 
 /// The table of `uid` if it is managed. O(log n).
@@ -531,7 +561,7 @@ pub fn owner(ranges: &[Range], family: Family, addr: u128) -> Option<u32> {
 /// Sorts a copy of a list by uid (then as the list), so that
 /// [`entries_of`] finds a uid's entries in O(log n).
 pub fn sort_by_uid(entries: &mut [Entry]) {
-    entries.sort_unstable_by(|a, b| a.uid.cmp(&b.uid).then_with(|| a.cmp_prefix(b)));
+    sort_by(entries, |a, b| a.uid.cmp(&b.uid).then_with(|| a.cmp_prefix(b)));
 }
 
 /// The entries of `uid` in a list sorted by [`sort_by_uid`]. O(log n).
@@ -543,21 +573,116 @@ pub fn entries_of(by_uid: &[Entry], uid: u32) -> &[Entry] {
     by_uid.get(start..start + len).unwrap_or(&[])
 }
 
-/// Among a uid's entries (from [`entries_of`]), the host address of
-/// `family` that shares the longest prefix with `dst` (the first on a tie).
-/// O(k) in the uid's entries.
-pub fn closest_source(own: &[Entry], family: Family, dst: u128) -> Option<Prefix> {
-    let mut best: Option<(u32, Prefix)> = None;
+/// Among a uid's entries (from [`entries_of`]), the source address for a
+/// flow of `family` to `dst` leaving through interface `oif` (0: unknown):
+/// a host address whose entry names `oif` if there is one, else any host
+/// address; among those the one sharing the longest prefix with `dst` (the
+/// first on a tie). O(k) in the uid's entries.
+pub fn closest_source(own: &[Entry], family: Family, dst: u128, oif: u32) -> Option<Prefix> {
+    let mut best: Option<(bool, u32, Prefix)> = None;
     for e in own {
         if e.prefix.family != family || !e.prefix.is_host() {
             continue;
         }
+        let on_oif = oif != 0 && e.ifindex == oif;
         let common = (e.prefix.addr ^ dst).leading_zeros();
-        if best.is_none_or(|(c, _)| common > c) {
-            best = Some((common, e.prefix));
+        if best.is_none_or(|(o, c, _)| (on_oif, common) > (o, c)) {
+            best = Some((on_oif, common, e.prefix));
         }
     }
-    best.map(|(_, p)| p)
+    best.map(|(_, _, p)| p)
+}
+
+/// Whether one of a uid's entries covers `addr`. O(k).
+pub fn owns(own: &[Entry], family: Family, addr: u128) -> bool {
+    own.iter().any(|e| e.prefix.contains(family, addr))
+}
+
+/// The loopback interface's index in every namespace.
+pub const LOOPBACK_IFINDEX: u32 = 1;
+
+/// R1: may a uid with these entries use interface `ifindex` (0: none given)?
+/// A uid whose entries name no interface may use all; loopback is always
+/// allowed. O(k).
+pub fn interface_allowed(own: &[Entry], ifindex: u32) -> bool {
+    if ifindex == 0 || ifindex == LOOPBACK_IFINDEX {
+        return true;
+    }
+    let mut assigned = false;
+    for e in own {
+        if e.ifindex == ifindex {
+            return true;
+        }
+        assigned |= e.ifindex != 0;
+    }
+    !assigned
+}
+
+/// Who owns a socket, as far as the policy is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Unknown (a TIME_WAIT socket).
+    Unknown,
+    Root,
+    /// A uid with entries.
+    Managed(u32),
+    /// Any other uid.
+    Unmanaged(u32),
+}
+
+/// The local address of a bound socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// A specific address.
+    Addr(Family, u128),
+    /// The wildcard of `family`; an IPv6 one that is not v6only covers IPv4
+    /// as well.
+    Any { family: Family, v6only: bool },
+}
+
+impl Bound {
+    fn covers_family(&self, f: Family) -> bool {
+        match *self {
+            Bound::Addr(family, _) => family == f,
+            Bound::Any { family, v6only } => family == f || (family == Family::V6 && !v6only),
+        }
+    }
+}
+
+/// Port conflicts: are the address sets of two sockets of different owners
+/// disjoint, so that they may share a port? A managed uid's wildcard stands
+/// for its own addresses, an unmanaged uid's for every address but the
+/// managed ones (which are reserved), root's for every address. `owner_of`
+/// tells who owns an address. `false` means "no opinion": stock rules.
+pub fn bind_disjoint(
+    a: (Owner, Bound),
+    b: (Owner, Bound),
+    owner_of: impl Fn(Family, u128) -> Option<u32>,
+) -> bool {
+    let uid = |o: Owner| match o {
+        Owner::Managed(u) | Owner::Unmanaged(u) => Some(u),
+        Owner::Root => Some(0),
+        Owner::Unknown => None,
+    };
+    if uid(a.0).is_some() && uid(a.0) == uid(b.0) {
+        return false;
+    }
+    // The wildcard side's view of one specific address.
+    let excludes = |who: Owner, family: Family, addr: u128| match who {
+        Owner::Managed(u) => owner_of(family, addr) != Some(u),
+        Owner::Unmanaged(_) => owner_of(family, addr).is_some(),
+        Owner::Root | Owner::Unknown => false,
+    };
+    match (a.1, b.1) {
+        // Two specific addresses: stock compares them.
+        (Bound::Addr(..), Bound::Addr(..)) => false,
+        (Bound::Addr(f, x), w @ Bound::Any { .. }) => !w.covers_family(f) || excludes(b.0, f, x),
+        (w @ Bound::Any { .. }, Bound::Addr(f, x)) => !w.covers_family(f) || excludes(a.0, f, x),
+        (Bound::Any { .. }, Bound::Any { .. }) => matches!(
+            (a.0, b.0),
+            (Owner::Managed(_), Owner::Managed(_) | Owner::Unmanaged(_)) | (Owner::Unmanaged(_), Owner::Managed(_))
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -228,17 +228,86 @@ fn lookups() {
     assert!(entries_of(&by_uid, 1013).is_empty());
     let (u12, dst) = (entries_of(&by_uid, 1012), a(v6("2001:db8:1::99")));
     assert_eq!(
-        closest_source(u12, Family::V6, dst),
+        closest_source(u12, Family::V6, dst, 0),
         Some(v6("2001:db8:1::1"))
     );
     assert_eq!(
-        closest_source(u12, Family::V4, a(v4("10.2.0.9"))),
+        closest_source(u12, Family::V4, a(v4("10.2.0.9")), 0),
         Some(v4("10.2.0.1"))
     );
     assert_eq!(
-        closest_source(entries_of(&by_uid, 1011), Family::V6, dst),
+        closest_source(entries_of(&by_uid, 1011), Family::V6, dst, 0),
         None
     );
+}
+
+#[test]
+fn source_prefers_the_output_interface() {
+    let e = |p: &str, ifindex| Entry { prefix: p.parse().unwrap(), uid: 1011, table: 100, ifindex };
+    let own = [e("10.1.3.1", 3), e("10.9.0.1", 0), e("10.1.0.0/16", 4)];
+    let dst = "10.9.0.7".parse::<Prefix>().unwrap().addr();
+    // longest common prefix when the output interface has none of them
+    assert_eq!(closest_source(&own, Family::V4, dst, 0), Some("10.9.0.1".parse().unwrap()));
+    assert_eq!(closest_source(&own, Family::V4, dst, 5), Some("10.9.0.1".parse().unwrap()));
+    // the address on the output interface first, however far
+    assert_eq!(closest_source(&own, Family::V4, dst, 3), Some("10.1.3.1".parse().unwrap()));
+    // blocks are never chosen
+    assert_eq!(closest_source(&own, Family::V4, dst, 4), Some("10.9.0.1".parse().unwrap()));
+    assert!(owns(&own, Family::V4, "10.1.77.1".parse::<Prefix>().unwrap().addr()));
+    assert!(!owns(&own, Family::V4, "10.2.0.1".parse::<Prefix>().unwrap().addr()));
+}
+
+#[test]
+fn interfaces_restrict_only_when_assigned() {
+    let e = |ifindex| Entry { prefix: "10.1.3.1".parse().unwrap(), uid: 1011, table: 100, ifindex };
+    assert!(interface_allowed(&[e(0)], 7));
+    assert!(interface_allowed(&[e(3)], 3));
+    assert!(!interface_allowed(&[e(3)], 7));
+    assert!(interface_allowed(&[e(3)], LOOPBACK_IFINDEX));
+    assert!(interface_allowed(&[e(3)], 0));
+}
+
+#[test]
+fn bind_disjointness() {
+    let a = |s: &str| s.parse::<Prefix>().unwrap();
+    // 10.1.3.1 is 1011's, 10.1.4.1 is 1012's, 10.9.9.9 nobody's
+    let owner_of = |f: Family, x: u128| match (f, x) {
+        (Family::V4, x) if x == a("10.1.3.1").addr() => Some(1011),
+        (Family::V4, x) if x == a("10.1.4.1").addr() => Some(1012),
+        _ => None,
+    };
+    let any4 = Bound::Any { family: Family::V4, v6only: false };
+    let any6 = Bound::Any { family: Family::V6, v6only: false };
+    let any6only = Bound::Any { family: Family::V6, v6only: true };
+    let at = |s: &str| Bound::Addr(Family::V4, a(s).addr());
+    let (m11, m12, v, root) = (Owner::Managed(1011), Owner::Managed(1012), Owner::Unmanaged(1014), Owner::Root);
+    let d = |x, y| bind_disjoint(x, y, owner_of) && bind_disjoint(y, x, owner_of);
+    let n = |x, y| !bind_disjoint(x, y, owner_of) && !bind_disjoint(y, x, owner_of);
+    assert!(d((m11, any4), (m12, any4)));
+    assert!(d((m11, any6), (m12, any4)));
+    assert!(d((m11, any4), (v, any6)));
+    assert!(n((m11, any4), (m11, any4)), "same uid: stock");
+    assert!(n((m11, any4), (root, any4)), "root's wildcard is everything");
+    assert!(n((v, any4), (Owner::Unmanaged(1015), any4)));
+    assert!(d((m11, any4), (root, at("10.9.9.9"))));
+    assert!(n((m11, any4), (root, at("10.1.3.1"))));
+    assert!(d((v, any4), (m11, at("10.1.3.1"))), "managed addresses are reserved");
+    assert!(n((v, any4), (root, at("10.9.9.9"))));
+    assert!(d((m11, any4), (Owner::Unknown, at("10.1.4.1"))), "TIME_WAIT of another address");
+    assert!(n((m11, any4), (Owner::Unknown, at("10.1.3.1"))));
+    assert!(n((m11, at("10.1.3.1")), (m12, at("10.1.4.1"))), "two addresses: stock");
+    assert!(d((root, any6only), (m11, at("10.1.3.1"))), "v6only does not cover IPv4");
+}
+
+#[test]
+fn heapsort_sorts() {
+    for n in 0..40u32 {
+        let mut v: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2654435761) % 17).collect();
+        let mut want = v.clone();
+        want.sort();
+        sort_by(&mut v, |a, b| a.cmp(b));
+        assert_eq!(v, want);
+    }
 }
 
 // ---- against a naive model ----

@@ -7,10 +7,10 @@ mod names;
 mod routing;
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use config::Line;
 use serde::Serialize;
-use uoa_genl::{Change, Client, Entry, Replace};
+use uoa_genl::{uapi, Change, Client, Counters, Entry, Replace};
 
 #[derive(Parser)]
 #[command(
@@ -45,7 +45,15 @@ enum Command {
     /// Take PREFIX (exactly as it was added) away from its user.
     Del { prefix: String },
     /// Show the entries, all or USER's.
-    Show { user: Option<String> },
+    Show {
+        user: Option<String>,
+        /// Also show what the module refused or changed, per user.
+        #[arg(short, long)]
+        stats: bool,
+    },
+    /// Set a namespace option: `set low-ports on` lets managed users bind
+    /// ports below 1024 on their own addresses.
+    Set { option: NsOption, value: OnOff },
     /// Remove every entry, or USER's.
     Flush { user: Option<String> },
     /// Print the entries as a file that `apply` takes back.
@@ -58,6 +66,18 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NsOption {
+    /// Managed users may bind ports below 1024 on their own addresses.
+    LowPorts,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 fn main() {
@@ -78,26 +98,56 @@ struct EntryJson {
     dev: Option<String>,
 }
 
+impl EntryJson {
+    fn of(e: &Entry) -> Self {
+        let line = Line::of(e);
+        EntryJson {
+            prefix: e.prefix.to_string(),
+            uid: e.uid,
+            user: line.user,
+            table: e.table,
+            dev: line.dev,
+        }
+    }
+}
+
 fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
     if json {
-        let rows: Vec<EntryJson> = entries
-            .iter()
-            .map(|e| {
-                let line = Line::of(e);
-                EntryJson {
-                    prefix: e.prefix.to_string(),
-                    uid: e.uid,
-                    user: line.user,
-                    table: e.table,
-                    dev: line.dev,
-                }
-            })
-            .collect();
+        let rows: Vec<EntryJson> = entries.iter().map(EntryJson::of).collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for e in entries {
             println!("{}", Line::of(e));
         }
+    }
+    Ok(())
+}
+
+fn counters_line(c: &Counters) -> String {
+    format!(
+        "binds denied {}, sources denied {}, sources rewritten {}, packets dropped {}",
+        c.binds_denied, c.sources_denied, c.sources_rewritten, c.packets_dropped
+    )
+}
+
+fn print_counters(entries: &[Entry], counters: &[Counters], json: bool) -> Result<()> {
+    if json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            entries: Vec<EntryJson>,
+            counters: &'a [Counters],
+        }
+        let out = Out {
+            entries: entries.iter().map(EntryJson::of).collect(),
+            counters,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print_entries(entries, false)?;
+    for c in counters {
+        let uid = c.uid.unwrap_or_default();
+        println!("uid {uid} ({}): {}", names::user_name(uid), counters_line(c));
     }
     Ok(())
 }
@@ -146,9 +196,24 @@ fn run(cli: &Cli) -> Result<()> {
                 &[Change::Remove(prefix)],
             )?;
         }
-        Command::Show { user } => {
+        Command::Show { user, stats } => {
             let uid = user.as_deref().map(names::uid_of).transpose()?;
-            print_entries(&Client::connect()?.entries(uid)?, cli.json)?;
+            let client = Client::connect()?;
+            let entries = client.entries(uid)?;
+            if *stats {
+                print_counters(&entries, &client.counters(uid)?, cli.json)?;
+            } else {
+                print_entries(&entries, cli.json)?;
+            }
+        }
+        Command::Set { option, value } => {
+            let client = Client::connect()?;
+            let bit = match option {
+                NsOption::LowPorts => uapi::OPT_LOW_PORTS,
+            };
+            let old = client.status()?.options;
+            let new = if *value == OnOff::On { old | bit } else { old & !bit };
+            client.set_options(new)?;
         }
         Command::Flush { user } => {
             let replace = match user {
@@ -212,6 +277,9 @@ fn run(cli: &Cli) -> Result<()> {
                     "entries: {} for {} uids, {} bytes",
                     status.entries, status.uids, status.memory_bytes
                 );
+                let low_ports = status.options & uapi::OPT_LOW_PORTS != 0;
+                println!("low-ports: {}", if low_ports { "on" } else { "off" });
+                println!("unmanaged users: {}", counters_line(&status.others));
                 println!("status requests: {}", status.status_requests);
             }
         }
@@ -261,7 +329,7 @@ mod tests {
             &mut bash,
         );
         let bash = String::from_utf8(bash).unwrap();
-        for cmd in ["add", "del", "show", "flush", "save", "apply", "status"] {
+        for cmd in ["add", "del", "show", "flush", "save", "apply", "status", "set"] {
             assert!(man.contains(cmd), "{cmd} missing from the man page");
             assert!(bash.contains(cmd), "{cmd} missing from bash completion");
         }
