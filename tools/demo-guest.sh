@@ -31,6 +31,27 @@ step "in1 $as_u11 ip route get 10.20.0.1 || true"
 step in1 $as_u11 uoamap show
 step "in1 $as_u11 uoamap add 10.1.3.3 u11 32811 || true"
 step in1 uoamap save
+
+# Enforcement: each user binds only its own address; both listen on :80.
+as_u12="setpriv --reuid=1012 --regid=1012 --clear-groups"
+step "in1 $as_u11 python3 -c 'import socket; socket.socket().bind((\"10.1.3.2\", 8080))' 2>&1 | tail -n1 || true"
+step in1 uoamap set low-ports on
+serve() { # uid: answers every TCP connection on :80 with its uid
+	in1 setpriv --reuid="$1" --regid="$1" --clear-groups python3 -c '
+import os, socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen()
+while True:
+    c, _ = s.accept(); c.sendall(b"uid %d\n" % os.getuid()); c.close()' &
+}
+serve 1011
+serve 1012
+sleep 1
+step in1 ss -ltnpe sport = :80
+step "in1 python3 -c 'import socket; [print(a, socket.create_connection((a, 80)).recv(20).decode().strip()) for a in (\"10.1.3.1\", \"10.1.3.2\")]'"
+step "in1 $as_u11 python3 -c 'import socket; s = socket.create_connection((\"10.1.3.2\", 80)); print(\"u11 leaves from\", s.getsockname()[0])'"
+step in1 uoamap show -s
+kill %1 %2 2>/dev/null || true
 step in1 uoamap status
 step uoamap show
 step ip netns del host1
