@@ -14,6 +14,7 @@ step insmod "$UOA_KO"
 step uoamap status
 step ip netns add host1
 in1() { ip netns exec host1 "$@"; }
+step in1 ip link set lo up
 step in1 ip link add eth0 type dummy
 step in1 ip link set eth0 up
 step in1 ip addr add 10.1.3.1/24 dev eth0
@@ -46,7 +47,11 @@ while True:
 }
 serve 1011
 serve 1012
-sleep 1
+# Python starts slowly under TCG: wait for both listeners.
+for _ in $(seq 60); do
+	[ "$(in1 ss -Hltn sport = :80 | wc -l)" = 2 ] && break
+	sleep 0.5
+done
 step in1 ss -ltnpe sport = :80
 step "in1 python3 -c 'import socket; [print(a, socket.create_connection((a, 80)).recv(20).decode().strip()) for a in (\"10.1.3.1\", \"10.1.3.2\")]'"
 step "in1 $as_u11 python3 -c 'import socket; s = socket.create_connection((\"10.1.3.2\", 80)); print(\"u11 leaves from\", s.getsockname()[0])'"
