@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Data-path benchmark (issue 4): what the UOA hooks cost, measured with
+# netperf (TCP_STREAM, TCP_RR, TCP_CRR, UDP_RR, UDP_STREAM) between two
+# network namespaces in one VM run, as uid 1011, with the source address
+# given and left to the kernel; module not loaded (baseline) against the
+# module loaded with N managed uids. Prints the ratios to the baseline and
+# the run-to-run spread as a markdown table (bench/guest/netperf.py).
+#
+#   bench/netperf.sh [N...]      default: 0 1 256 4096 65536 (0 is always run)
+#   UOA_NETPERF_LEN=3            seconds per netperf run
+#   UOA_NETPERF_ROUNDS=3         interleaved rounds (medians over them)
+#   UOA_NETPERF_TESTS=TCP_RR,UDP_RR   a subset of the tests
+#   UOA_NETPERF_CPUS=0,0         netperf -T: netperf's and netserver's vCPUs
+#                                (one vCPU: no cross-vCPU wake-ups, which TCG
+#                                on a busy host makes slow); empty: unpinned
+#   UOA_NETPERF_OUT=FILE         where the table goes; by default
+#                                bench/results/netperf-latest.md for the full
+#                                default run, /tmp/uoa-netperf-subset.md otherwise
+#
+# The guest's full output (kernel log included) is kept in /tmp/uoa-netperf.log.
+set -euo pipefail
+source "$(dirname "$0")/../tools/env.sh"
+cd "$UOA_ROOT"
+start=$(date +%s)
+command -v netperf >/dev/null && command -v netserver >/dev/null ||
+	die "netperf is not installed: run tools/deps.sh"
+
+len=${UOA_NETPERF_LEN:-3}
+rounds=${UOA_NETPERF_ROUNDS:-3}
+tests=${UOA_NETPERF_TESTS:-TCP_STREAM,TCP_RR,TCP_CRR,UDP_RR,UDP_STREAM}
+[[ $len =~ ^[1-9][0-9]*$ ]] || die "UOA_NETPERF_LEN must be whole seconds: $len"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "UOA_NETPERF_ROUNDS must be a number: $rounds"
+[[ $tests =~ ^[A-Z_,]+$ ]] || die "UOA_NETPERF_TESTS must be comma-separated test names: $tests"
+[[ ${UOA_NETPERF_CPUS-0,0} =~ ^[0-9,]*$ ]] || die "UOA_NETPERF_CPUS must be LCPU,RCPU: $UOA_NETPERF_CPUS"
+for n in "$@"; do [[ $n =~ ^[0-9]+$ ]] || die "not a uid count: $n"; done
+configs="${*:-0 1 256 4096 65536}"
+if [ -n "${UOA_NETPERF_OUT:-}" ]; then
+	out=$UOA_NETPERF_OUT
+elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ]; then
+	out=bench/results/netperf-latest.md
+else
+	out=/tmp/uoa-netperf-subset.md
+fi
+
+kdir=$(tools/build-kernel.sh | tail -n1)
+ko=$(tools/build-kmod.sh | tail -n1)
+cargo build --quiet --release --bins
+
+# The host has few cores and QEMU runs under TCG: another guest or a build on
+# the host shows up as bursts of slow runs. Sample it every 5 s (the count of
+# QEMU processes includes ours) and say so in the result.
+samples=$(mktemp /tmp/uoa-netperf-load.XXXXXX)
+(
+	while sleep 5; do
+		procs=$(ps -e -o comm=)
+		echo "$(grep -c '^qemu-system' <<<"$procs") $(grep -cE '^(rustc|clang|ld\.lld|cargo)' <<<"$procs") $(cut -d' ' -f1 /proc/loadavg)"
+	done
+) >"$samples" &
+sampler=$!
+trap 'kill "$sampler" 2>/dev/null || true; rm -f "$samples"' EXIT
+
+raw=/tmp/uoa-netperf.log
+UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
+	"UOA_KO=$ko UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
+	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
+
+table=$(grep -v '^\[ *[0-9]*\.[0-9]*\]' "$raw" | tr -d '\r' |
+	sed -n '/^--- BEGIN NETPERF RESULTS ---$/,/^--- END NETPERF RESULTS ---$/p' | sed '1d;$d')
+took=$(($(date +%s) - start))
+kill "$sampler" 2>/dev/null || true
+contention=$(awk '{ n++; if ($1 > 1) q++; if ($2 > 0) b++; if ($3 > m) m = $3 }
+	END { printf "%d%% of the 5-s samples saw another QEMU guest, %d%% a build; highest 1-min load %.1f on %d cores",
+		n ? 100 * q / n : 0, n ? 100 * b / n : 0, m, '"$(nproc)"' }' "$samples")
+if [ -z "$table" ] || ! grep -q '^--- END NETPERF RESULTS ---' <(tr -d '\r' <"$raw"); then
+	echo "netperf: the guest did not finish; its output is in $raw" >&2
+	exit 1
+fi
+mkdir -p "$(dirname "$out")"
+{
+	echo "# netperf: the cost of the UOA hooks"
+	echo
+	echo "Measured $(date -u +%Y-%m-%d) by \`bench/netperf.sh${*:+ $*}\` at commit" \
+		"$(git describe --always --dirty 2>/dev/null || echo unknown), QEMU under" \
+		"$([ "${UOA_KVM:-0}" = 1 ] && echo KVM || echo TCG) on a $(nproc)-core" \
+		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) host;" \
+		"whole run (build checks and VM boot included) $((took / 60)) min $((took % 60)) s."
+	echo "Host contention during the run: $contention."
+	echo
+	echo "$table"
+} >"$out"
+echo
+echo "netperf: table written to $out; total $((took / 60)) min $((took % 60)) s"
+echo "netperf: host contention: $contention"
+grep -q '^\*\*[0-9]* netperf run(s) failed' <<<"$table" && exit 1
+exit 0
