@@ -191,7 +191,7 @@ unsafe extern "C" fn rcv_ok(
     // SAFETY: the core passes the socket's live namespace.
     unsafe {
         with_policy(net, true, |_, s| match s.owner(family, daddr) {
-            Some(o) if o == uid => policy::interface_allowed(s.entries_of(uid), dif as u32),
+            Some(o) if o == uid => s.interface_allowed(uid, dif as u32),
             Some(_) => false,
             None => s.managed(uid).is_none(),
         })
@@ -233,8 +233,7 @@ unsafe extern "C" fn route_saddr(
             let Some(c) = s.managed(uid) else {
                 return if holder.is_some() { RESERVED } else { 0 };
             };
-            let own = s.entries_of(uid);
-            if !policy::interface_allowed(own, oif) {
+            if !s.interface_allowed(uid, oif) {
                 Counters::bump(&c.sources_denied);
                 return neg(bindings::ENETUNREACH);
             }
@@ -245,7 +244,7 @@ unsafe extern "C" fn route_saddr(
                 Counters::bump(&c.sources_denied);
                 return neg(bindings::EADDRNOTAVAIL);
             }
-            match policy::closest_source(own, fam, dst, oif) {
+            match policy::closest_source(s.entries_of(uid), fam, dst, oif) {
                 Some(p) => {
                     // SAFETY: `saddr` holds an address of `family`.
                     write_addr(fam, p.addr(), saddr);

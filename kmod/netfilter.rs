@@ -11,7 +11,6 @@ use crate::{
     cstatic::CStatic,
     hooks::read_addr,
     netns,
-    policy,
     store::Counters,
 };
 use core::ffi::c_void;
@@ -111,7 +110,7 @@ unsafe extern "C" fn local_out(
         };
         let holder = s.owner(family, src);
         let counter = match s.managed(uid) {
-            Some(_) if holder == Some(uid) && policy::interface_allowed(s.entries_of(uid), out) => return bindings::NF_ACCEPT,
+            Some(_) if holder == Some(uid) && s.interface_allowed(uid, out) => return bindings::NF_ACCEPT,
             Some(c) => &c.packets_dropped,
             None if holder.is_none() => return bindings::NF_ACCEPT,
             None => &state.others.packets_dropped,

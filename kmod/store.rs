@@ -51,6 +51,15 @@ pub(crate) struct Snapshot {
     by_uid: KVVec<Entry>,
     /// One per item of `uids`, same order.
     counters: KVVec<Counters>,
+    /// One per item of `uids`: do the uid's entries name interfaces (R1)?
+    ifaces: KVVec<bool>,
+    /// Hash tables for O(1) lookups: indexes into `uids` and into `entries`
+    /// (host entries only).
+    uid_hash: KVVec<u32>,
+    host_hash: KVVec<u32>,
+    /// Whether any entry is a block, so that an address missing from
+    /// `host_hash` may still be owned.
+    has_blocks: bool,
 }
 
 impl Snapshot {
@@ -73,7 +82,19 @@ impl Snapshot {
         for _ in 0..nu {
             counters.push(Counters::default(), GFP_KERNEL)?;
         }
-        Ok(KBox::new(Snapshot { entries, ranges, uids, by_uid, counters }, GFP_KERNEL)?)
+        let mut uid_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(nu), GFP_KERNEL)?;
+        policy::build_uid_hash(&uids, &mut uid_hash).map_err(|_| EINVAL)?;
+        let mut host_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(n), GFP_KERNEL)?;
+        policy::build_host_hash(&entries, &mut host_hash).map_err(|_| EINVAL)?;
+        let mut ifaces = KVVec::from_elem(false, nu, GFP_KERNEL)?;
+        for e in entries.iter().filter(|e| e.ifindex != 0) {
+            if let Some(slot) = policy::find_uid(&uids, &uid_hash, e.uid).and_then(|i| ifaces.get_mut(i)) {
+                *slot = true;
+            }
+        }
+        let has_blocks = entries.iter().any(|e| !e.prefix.is_host());
+        let snapshot = Snapshot { entries, ranges, uids, by_uid, counters, ifaces, uid_hash, host_hash, has_blocks };
+        Ok(KBox::new(snapshot, GFP_KERNEL)?)
     }
 
     pub(crate) fn entries(&self) -> &[Entry] {
@@ -89,15 +110,32 @@ impl Snapshot {
         self.uids.iter().map(|u| u.uid).zip(self.counters.iter())
     }
 
-    /// The counters of `uid` if it is managed: its entries exist. O(log n).
+    /// The counters of `uid` if it is managed: its entries exist. O(1).
     pub(crate) fn managed(&self, uid: u32) -> Option<&Counters> {
-        let i = self.uids.binary_search_by_key(&uid, |u| u.uid).ok()?;
-        self.counters.get(i)
+        self.counters.get(policy::find_uid(&self.uids, &self.uid_hash, uid)?)
     }
 
-    /// The uid that owns `addr`. O(log n).
+    /// The uid that owns `addr`: O(1) for host entries, O(log n) when the
+    /// policy has blocks and `addr` is no host entry.
     pub(crate) fn owner(&self, family: Family, addr: u128) -> Option<u32> {
-        policy::owner(&self.ranges, family, addr)
+        match policy::find_host(&self.entries, &self.host_hash, family, addr) {
+            Some(e) => Some(e.uid),
+            None if self.has_blocks => policy::owner(&self.ranges, family, addr),
+            None => None,
+        }
+    }
+
+    /// R1: may `uid` use interface `ifindex`? O(1) unless the uid's
+    /// entries name interfaces, then O(k) in its entries.
+    pub(crate) fn interface_allowed(&self, uid: u32, ifindex: u32) -> bool {
+        if ifindex == 0 || ifindex == policy::LOOPBACK_IFINDEX {
+            return true;
+        }
+        let assigned = policy::find_uid(&self.uids, &self.uid_hash, uid).and_then(|i| self.ifaces.get(i));
+        match assigned {
+            Some(true) => policy::interface_allowed(self.entries_of(uid), ifindex),
+            _ => true,
+        }
     }
 
     /// The entries of `uid`. O(log n).
@@ -113,6 +151,8 @@ impl Snapshot {
             + self.ranges.capacity() * size_of::<Range>()
             + self.uids.capacity() * size_of::<UidTable>()
             + self.counters.capacity() * size_of::<Counters>()
+            + self.ifaces.capacity() * size_of::<bool>()
+            + (self.uid_hash.capacity() + self.host_hash.capacity()) * size_of::<u32>()
     }
 
     /// Adds the counts of `old` to the uids that are in both.

@@ -618,6 +618,99 @@ pub fn interface_allowed(own: &[Entry], ifindex: u32) -> bool {
     !assigned
 }
 
+// ---- O(1) lookups for the data path ----
+//
+// A binary search over tens of thousands of items costs a dozen dependent
+// loads per packet; these open-addressing tables (linear probing, load at
+// most 1/2) find a uid or a host address in one or two. They hold indexes
+// into the snapshot's slices; `EMPTY` marks a free slot.
+
+/// A free slot of a hash table.
+pub const EMPTY: u32 = u32::MAX;
+
+/// The number of slots for `n` keys: a power of two, at least `2n`.
+pub fn hash_slots(n: usize) -> usize {
+    n.max(1).saturating_mul(2).next_power_of_two()
+}
+
+/// splitmix64's finaliser: every input bit moves every output bit.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn uid_hash(uid: u32) -> u64 {
+    mix(u64::from(uid))
+}
+
+fn addr_hash(family: Family, addr: u128) -> u64 {
+    mix((addr as u64) ^ mix((addr >> 64) as u64 ^ family as u64))
+}
+
+/// The first value in `table`'s probe sequence from `h` that `hit` accepts.
+fn probe(table: &[u32], h: u64, mut hit: impl FnMut(u32) -> bool) -> Option<u32> {
+    let mask = table.len().checked_sub(1)?;
+    let mut i = h as usize & mask;
+    for _ in 0..table.len() {
+        match table.get(i).copied() {
+            None | Some(EMPTY) => return None,
+            Some(v) if hit(v) => return Some(v),
+            Some(_) => i = (i + 1) & mask,
+        }
+    }
+    None
+}
+
+fn insert(table: &mut [u32], h: u64, v: u32) -> Result<(), Refusal> {
+    let mask = table.len().checked_sub(1).ok_or(Refusal::TooMany)?;
+    let mut i = h as usize & mask;
+    for _ in 0..table.len() {
+        let slot = table.get_mut(i).ok_or(Refusal::TooMany)?;
+        if *slot == EMPTY {
+            *slot = v;
+            return Ok(());
+        }
+        i = (i + 1) & mask;
+    }
+    Err(Refusal::TooMany)
+}
+
+/// Fills `table` (`hash_slots(uids.len())` slots, all `EMPTY`) with the
+/// index of every uid of `uids`.
+pub fn build_uid_hash(uids: &[UidTable], table: &mut [u32]) -> Result<(), Refusal> {
+    for (i, u) in uids.iter().enumerate() {
+        insert(table, uid_hash(u.uid), u32::try_from(i).map_err(|_| Refusal::TooMany)?)?;
+    }
+    Ok(())
+}
+
+/// The index of `uid` in `uids`, through its table. O(1).
+pub fn find_uid(uids: &[UidTable], table: &[u32], uid: u32) -> Option<usize> {
+    probe(table, uid_hash(uid), |i| uids.get(i as usize).is_some_and(|u| u.uid == uid)).map(|i| i as usize)
+}
+
+/// Fills `table` (`hash_slots(entries.len())` slots, all `EMPTY`) with the
+/// index of every host entry (/32, /128) of `entries`.
+pub fn build_host_hash(entries: &[Entry], table: &mut [u32]) -> Result<(), Refusal> {
+    for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.prefix.is_host()) {
+        let h = addr_hash(e.prefix.family, e.prefix.addr);
+        insert(table, h, u32::try_from(i).map_err(|_| Refusal::TooMany)?)?;
+    }
+    Ok(())
+}
+
+/// The host entry of exactly `addr`, through its table. O(1).
+pub fn find_host<'a>(entries: &'a [Entry], table: &[u32], family: Family, addr: u128) -> Option<&'a Entry> {
+    let hit = |i: u32| {
+        entries
+            .get(i as usize)
+            .is_some_and(|e| e.prefix.family == family && e.prefix.addr == addr)
+    };
+    probe(table, addr_hash(family, addr), hit).and_then(|i| entries.get(i as usize))
+}
+
 /// Who owns a socket, as far as the policy is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Owner {

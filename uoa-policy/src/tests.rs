@@ -310,6 +310,37 @@ fn heapsort_sorts() {
     }
 }
 
+#[test]
+fn hash_tables_agree_with_the_binary_searches() {
+    let mut entries = Vec::new();
+    for i in 0..3000u32 {
+        let prefix = Prefix::new(Family::V4, u128::from(0x0a80_0000 + i * 7), 32).unwrap();
+        entries.push(Entry { prefix, uid: 2000 + i / 3, table: 2000 + i / 3, ifindex: 0 });
+    }
+    let block = Prefix::new(Family::V6, 0x2001_0db8 << 96, 32).unwrap();
+    entries.push(Entry { prefix: block, uid: 9, table: 9, ifindex: 0 });
+    let mut uids = vec![UidTable::default(); entries.len()];
+    let mut ranges = vec![Range::default(); entries.len()];
+    let (nr, nu) = build_index(&entries, &mut ranges, &mut uids).unwrap();
+    let (ranges, uids) = (&ranges[..nr], &uids[..nu]);
+    let mut uid_table = vec![EMPTY; hash_slots(uids.len())];
+    build_uid_hash(uids, &mut uid_table).unwrap();
+    let mut host_table = vec![EMPTY; hash_slots(entries.len())];
+    build_host_hash(&entries, &mut host_table).unwrap();
+    for uid in 0..4000 {
+        let by_hash = find_uid(uids, &uid_table, uid).map(|i| uids[i].table);
+        assert_eq!(by_hash, table_of(uids, uid), "uid {uid}");
+    }
+    for a in 0x0a80_0000u32..0x0a80_0000 + 3000 * 7 + 3 {
+        let host = find_host(&entries, &host_table, Family::V4, u128::from(a)).map(|e| e.uid);
+        assert_eq!(host, owner(ranges, Family::V4, u128::from(a)), "{a:x}");
+    }
+    // a block is not a host entry: the ranges answer for it
+    assert!(find_host(&entries, &host_table, Family::V6, block.addr()).is_none());
+    assert_eq!(hash_slots(0), 2);
+    assert_eq!(hash_slots(3000), 8192);
+}
+
 // ---- against a naive model ----
 
 fn naive(
