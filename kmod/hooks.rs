@@ -14,6 +14,7 @@ use crate::{
     store::{Counters, Snapshot},
 };
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
 /// `UOA_NO_UID`: the owner of a TIME_WAIT or request socket.
@@ -262,6 +263,15 @@ unsafe extern "C" fn route_saddr(
 
 static OPS: CStatic<bindings::uoa_ops> = CStatic::uninit();
 
+/// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands
+/// down before they go: once lookups are stock again a packet may reach
+/// another uid's wildcard socket, whose replies must not be dropped.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Ordering::Acquire)
+}
+
 /// The registered hooks; dropping the registration waits until no callback
 /// runs any more.
 pub(crate) struct Registration(());
@@ -280,12 +290,14 @@ impl Registration {
         // SAFETY: `OPS` is fully written and static; it stays registered
         // until `drop`.
         to_result(unsafe { bindings::uoa_register_ops(OPS.get()) })?;
+        ACTIVE.store(true, Ordering::Release);
         Ok(Registration(()))
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        ACTIVE.store(false, Ordering::Release);
         // SAFETY: `OPS` was registered by `register`; unregistering waits for
         // running callbacks (synchronize_rcu).
         unsafe { bindings::uoa_unregister_ops(OPS.get()) };

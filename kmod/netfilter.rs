@@ -9,7 +9,7 @@
 
 use crate::{
     cstatic::CStatic,
-    hooks::read_addr,
+    hooks::{self, read_addr},
     netns,
     store::Counters,
 };
@@ -72,6 +72,9 @@ unsafe extern "C" fn local_out(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> c_uint {
+    if !hooks::active() {
+        return bindings::NF_ACCEPT;
+    }
     // SAFETY: netfilter passes a valid skb and hook state; a request socket
     // leads to its listener, and `sk_uid` is read only from a full socket.
     let (uid, net, pf, out, saddr) = unsafe {

@@ -141,6 +141,9 @@ class NetlinkError(Exception):
         self.errno = errno
         self.msg = msg
 
+    def __reduce__(self):  # picklable, so that run_as can pass it back
+        return (NetlinkError, (self.errno, self.msg))
+
 
 class Genl:
     """A generic netlink socket in the caller's netns."""
@@ -255,3 +258,206 @@ def run_as(fn, *args, uid=None, netns=None):
     if ok:
         return value
     raise value
+
+
+# --- children in the background, with capabilities ---
+
+PR_SET_KEEPCAPS = 8
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_CHOWN, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW = 0, 10, 12, 13
+
+_ready_fd = None  # in a child of start_as: where ready() writes
+
+
+def _enter(netns, uid, caps):
+    """In a forked child: enter netns, become uid (keeping `caps`, a list
+    of CAP_* numbers, effective and permitted)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if netns is not None:
+        fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {netns}")
+        os.close(fd)
+    if uid is None:
+        return
+    if caps and libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS)")
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if caps:
+        mask = 0
+        for c in caps:
+            mask |= 1 << c
+        header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (ctypes.c_uint32 * 6)(mask, mask, 0, 0, 0, 0)  # effective, permitted, inheritable x2
+        if libc.capset(header, data) != 0:
+            raise OSError(ctypes.get_errno(), "capset")
+
+
+def ready(value=None):
+    """Called by fn in a child of start_as: setup is done (bound,
+    listening); the parent's wait_ready() returns value."""
+    import pickle
+
+    global _ready_fd
+    if _ready_fd is not None:
+        os.write(_ready_fd, pickle.dumps(value))
+        os.close(_ready_fd)
+        _ready_fd = None
+
+
+class Child:
+    """fn(*args) running in a forked child (see start_as)."""
+
+    def __init__(self, pid, ready_r, result_r, what):
+        self.pid, self._ready_r, self._result_r, self.what = pid, ready_r, result_r, what
+        self._done = False
+
+    @staticmethod
+    def _read_all(fd, timeout):
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        data = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return data, False
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return data, True
+            data += chunk
+
+    def wait_ready(self, timeout=20):
+        """The value the child passed to ready(); raises the child's
+        exception if it ended without calling it."""
+        import pickle
+
+        data, eof = self._read_all(self._ready_r, timeout)
+        if data:
+            return pickle.loads(data)
+        if not eof:
+            self.stop()
+            raise Fail(f"{self.what}: not ready within {timeout} s")
+        self.result(timeout)
+        raise Fail(f"{self.what}: ended without calling ready()")
+
+    def result(self, timeout=30):
+        """fn's return value, or its exception raised here."""
+        import pickle
+
+        data, eof = self._read_all(self._result_r, timeout)
+        if not eof:
+            self.stop()
+            raise Fail(f"{self.what}: no result within {timeout} s")
+        self._reap()
+        if not data:
+            raise Fail(f"{self.what}: child died without a result")
+        ok, value = pickle.loads(data)
+        if ok:
+            return value
+        raise value
+
+    def _reap(self):
+        if not self._done:
+            self._done = True
+            os.waitpid(self.pid, 0)
+            os.close(self._ready_r)
+            os.close(self._result_r)
+
+    def stop(self):
+        """Kills the child (a server that runs until stopped)."""
+        import signal
+
+        if not self._done:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap()
+
+
+def start_as(fn, *args, uid=None, netns=None, caps=()):
+    """Runs fn(*args) in a forked child that entered `netns` and became
+    `uid` with capabilities `caps`; returns a Child at once. fn may call
+    ready(value) when its setup is done."""
+    import pickle
+    import traceback
+
+    global _ready_fd
+    ready_r, ready_w = os.pipe()
+    result_r, result_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(result_r)
+            _ready_fd = ready_w
+            _enter(netns, uid, caps)
+            result = (True, fn(*args))
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            try:
+                pickle.dumps(e)
+                result = (False, e)
+            except Exception:
+                result = (False, Fail(traceback.format_exc()))
+        try:
+            data = pickle.dumps(result)
+        except Exception:
+            data = pickle.dumps((False, Fail(f"unpicklable result: {result!r}")))
+        try:
+            _write_all(result_w, data)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(result_w)
+    return Child(pid, ready_r, result_r, f"{getattr(fn, '__name__', fn)} (uid={uid}, netns={netns})")
+
+
+def _write_all(fd, data):
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def run_caps(fn, *args, uid=None, netns=None, caps=(), timeout=30):
+    """run_as with capabilities: fn(*args) as uid with `caps` kept."""
+    return start_as(fn, *args, uid=uid, netns=netns, caps=caps).result(timeout)
+
+
+def sysctl(name, value, netns=None):
+    sh(f"sysctl -qw {name}='{value}'", netns=netns)
+
+
+# --- the per-uid counters (UOA_CMD_GET_COUNTERS), by raw generic netlink ---
+
+UOA_CMD_GET_COUNTERS, UOA_CMD_SET_OPTIONS = 4, 5
+UOA_A_OPTIONS, UOA_A_COUNTERS = 11, 12
+UOA_A_COUNTER_UID = 2
+COUNTER_NAMES = {3: "binds_denied", 4: "sources_denied", 5: "sources_rewritten", 6: "packets_dropped"}
+UOA_OPT_LOW_PORTS = 1
+
+
+def _counters_here():
+    g = Genl()
+    try:
+        msgs = g.dump(g.family_id("uoa"), UOA_CMD_GET_COUNTERS)
+    finally:
+        g.close()
+    out = {}
+    for msg in msgs:
+        for kind, payload in msg:
+            if kind != UOA_A_COUNTERS:
+                continue
+            attrs = parse_attrs(payload)
+            uid = struct.unpack("=I", attrs[UOA_A_COUNTER_UID])[0]
+            out[uid] = {name: u64(attrs[k]) if k in attrs else 0 for k, name in COUNTER_NAMES.items()}
+    return out
+
+
+def counters(netns=None):
+    """{uid: {"binds_denied": n, ...}} of every managed uid in netns."""
+    return run_as(_counters_here, netns=netns)
