@@ -256,3 +256,9 @@ def test_uoa_route_shows_the_callers_own():
     got = json.loads(uoa.sh(f"{route} -j show", uid=U12).stdout)
     assert got == {"uid": U12, "table": 200, "addresses": ["10.1.3.2"]}, got
     assert "has no UOA addresses" in uoa.sh(f"{route} show", uid=U13).stdout
+    # -s: the caller's own counters, read without privileges.
+    out = uoa.sh(f"{route} show -s", uid=U11).stdout.splitlines()
+    assert out[-1] == "binds denied 0, sources denied 0, sources rewritten 0, packets dropped 0", out
+    got = json.loads(uoa.sh(f"{route} -j show -s", uid=U12).stdout)["counters"]
+    assert got == {"uid": U12, "binds_denied": 0, "sources_denied": 0, "sources_rewritten": 0,
+                   "packets_dropped": 0}, got

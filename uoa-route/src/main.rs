@@ -23,7 +23,12 @@ enum Command {
     /// Show who you are and whether UOA is active in this network namespace.
     Status,
     /// Show your addresses and your routing table in this network namespace.
-    Show,
+    Show {
+        /// Also show what UOA refused or changed for you (denied binds and
+        /// sources, rewritten sources, dropped packets).
+        #[arg(short, long)]
+        stats: bool,
+    },
 }
 
 fn main() {
@@ -55,19 +60,33 @@ fn run(cli: &Cli) -> Result<()> {
                 println!("netns cookie: {}", status.netns_cookie);
             }
         }
-        Command::Show => {
+        Command::Show { stats } => {
             let uid = getuid().as_raw();
+            let client = Client::connect()?;
             // Without CAP_NET_ADMIN the module returns only the caller's own.
-            let mine = Client::connect()?.entries(Some(uid))?;
+            let mine = client.entries(Some(uid))?;
             let table = mine.first().map(|e| e.table);
+            let counters = match stats {
+                true => client.counters(Some(uid))?.into_iter().next(),
+                false => None,
+            };
             if cli.json {
                 let addrs: Vec<String> = mine.iter().map(|e| e.prefix.to_string()).collect();
-                let v = serde_json::json!({ "uid": uid, "table": table, "addresses": addrs });
+                let mut v = serde_json::json!({ "uid": uid, "table": table, "addresses": addrs });
+                if let Some(c) = &counters {
+                    v["counters"] = serde_json::to_value(c)?;
+                }
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else if let Some(table) = table {
                 println!("table: {table}");
                 for e in &mine {
                     println!("address: {}", e.prefix);
+                }
+                if let Some(c) = counters {
+                    println!(
+                        "binds denied {}, sources denied {}, sources rewritten {}, packets dropped {}",
+                        c.binds_denied, c.sources_denied, c.sources_rewritten, c.packets_dropped
+                    );
                 }
             } else {
                 println!("uid {uid} has no UOA addresses in this network namespace");
