@@ -80,6 +80,20 @@ unsafe fn with_policy<R>(net: *const bindings::net, empty: R, f: impl FnOnce(&Ne
     })
 }
 
+/// The address a callback is about, or `None` when the policy has nothing
+/// to say: root, an unknown owner, or a family that is not IP.
+///
+/// # Safety
+///
+/// As for [`read_addr`].
+unsafe fn subject(uid: u32, family: c_int, p: *const c_void) -> Option<(Family, u128)> {
+    if uid == 0 || uid == NO_UID {
+        return None;
+    }
+    // SAFETY: per the contract.
+    unsafe { read_addr(family as u32, p) }
+}
+
 fn owner(s: &Snapshot, uid: u32) -> Owner {
     match uid {
         NO_UID => Owner::Unknown,
@@ -104,11 +118,8 @@ unsafe extern "C" fn bind_check(
     port: u16,
     _ifindex: c_int,
 ) -> c_int {
-    if uid == 0 || uid == NO_UID {
-        return 0;
-    }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
-    let Some((family, addr)) = (unsafe { read_addr(family as u32, addr) }) else {
+    let Some((family, addr)) = (unsafe { subject(uid, family, addr) }) else {
         return 0;
     };
     // SAFETY: the core passes the socket's live namespace.
@@ -116,8 +127,8 @@ unsafe extern "C" fn bind_check(
         with_policy(net, 0, |state, s| {
             let holder = (addr != 0).then(|| s.owner(family, addr)).flatten();
             match s.managed(uid) {
-                Some(c) if addr != 0 && holder != Some(uid) => {
-                    Counters::bump(&c.binds_denied);
+                Some(m) if addr != 0 && holder != Some(uid) => {
+                    Counters::bump(&m.counters.binds_denied);
                     neg(bindings::EADDRNOTAVAIL)
                 }
                 Some(_) if port != 0 && port < PRIVILEGED_PORTS && state.low_ports() => PORT_OK,
@@ -182,17 +193,14 @@ unsafe extern "C" fn rcv_ok(
     dif: c_int,
     _sdif: c_int,
 ) -> bool {
-    if uid == 0 || uid == NO_UID {
-        return true;
-    }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
-    let Some((family, daddr)) = (unsafe { read_addr(family as u32, daddr) }) else {
+    let Some((family, daddr)) = (unsafe { subject(uid, family, daddr) }) else {
         return true;
     };
     // SAFETY: the core passes the socket's live namespace.
     unsafe {
         with_policy(net, true, |_, s| match s.owner(family, daddr) {
-            Some(o) if o == uid => s.interface_allowed(uid, dif as u32),
+            Some(o) if o == uid => s.managed(uid).is_some_and(|m| s.interface_allowed(m, dif as u32)),
             Some(_) => false,
             None => s.managed(uid).is_none(),
         })
@@ -217,12 +225,9 @@ unsafe extern "C" fn route_saddr(
     saddr: *mut c_void,
     user_saddr: bool,
 ) -> c_int {
-    if uid == 0 || uid == NO_UID {
-        return 0;
-    }
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.
     let (Some((fam, dst)), Some((_, src))) =
-        (unsafe { (read_addr(family as u32, daddr), read_addr(family as u32, saddr)) })
+        (unsafe { (subject(uid, family, daddr), read_addr(family as u32, saddr)) })
     else {
         return 0;
     };
@@ -231,10 +236,11 @@ unsafe extern "C" fn route_saddr(
     unsafe {
         with_policy(net, 0, |_, s| {
             let holder = (src != 0).then(|| s.owner(fam, src)).flatten();
-            let Some(c) = s.managed(uid) else {
+            let Some(m) = s.managed(uid) else {
                 return if holder.is_some() { RESERVED } else { 0 };
             };
-            if !s.interface_allowed(uid, oif) {
+            let c = m.counters;
+            if !s.interface_allowed(m, oif) {
                 Counters::bump(&c.sources_denied);
                 return neg(bindings::ENETUNREACH);
             }

@@ -113,8 +113,8 @@ unsafe extern "C" fn local_out(
         };
         let holder = s.owner(family, src);
         let counter = match s.managed(uid) {
-            Some(_) if holder == Some(uid) && s.interface_allowed(uid, out) => return bindings::NF_ACCEPT,
-            Some(c) => &c.packets_dropped,
+            Some(m) if holder == Some(uid) && s.interface_allowed(m, out) => return bindings::NF_ACCEPT,
+            Some(m) => &m.counters.packets_dropped,
             None if holder.is_none() => return bindings::NF_ACCEPT,
             None => &state.others.packets_dropped,
         };

@@ -42,6 +42,15 @@ impl Counters {
     }
 }
 
+/// A managed uid as the data path sees it (from [`Snapshot::managed`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Managed<'a> {
+    pub(crate) counters: &'a Counters,
+    uid: u32,
+    /// Whether its entries name interfaces (R1).
+    has_ifaces: bool,
+}
+
 /// One version of a namespace's policy, with its lookup indexes.
 pub(crate) struct Snapshot {
     entries: KVVec<Entry>,
@@ -110,9 +119,14 @@ impl Snapshot {
         self.uids.iter().map(|u| u.uid).zip(self.counters.iter())
     }
 
-    /// The counters of `uid` if it is managed: its entries exist. O(1).
-    pub(crate) fn managed(&self, uid: u32) -> Option<&Counters> {
-        self.counters.get(policy::find_uid(&self.uids, &self.uid_hash, uid)?)
+    /// `uid` if it is managed (its entries exist), with its counters. O(1).
+    pub(crate) fn managed(&self, uid: u32) -> Option<Managed<'_>> {
+        let i = policy::find_uid(&self.uids, &self.uid_hash, uid)?;
+        Some(Managed {
+            counters: self.counters.get(i)?,
+            uid,
+            has_ifaces: self.ifaces.get(i).copied().unwrap_or(false),
+        })
     }
 
     /// The uid that owns `addr`: O(1) for host entries, O(log n) when the
@@ -125,17 +139,13 @@ impl Snapshot {
         }
     }
 
-    /// R1: may `uid` use interface `ifindex`? O(1) unless the uid's
+    /// R1: may managed `m` use interface `ifindex`? O(1) unless its
     /// entries name interfaces, then O(k) in its entries.
-    pub(crate) fn interface_allowed(&self, uid: u32, ifindex: u32) -> bool {
-        if ifindex == 0 || ifindex == policy::LOOPBACK_IFINDEX {
-            return true;
-        }
-        let assigned = policy::find_uid(&self.uids, &self.uid_hash, uid).and_then(|i| self.ifaces.get(i));
-        match assigned {
-            Some(true) => policy::interface_allowed(self.entries_of(uid), ifindex),
-            _ => true,
-        }
+    pub(crate) fn interface_allowed(&self, m: Managed<'_>, ifindex: u32) -> bool {
+        ifindex == 0
+            || ifindex == policy::LOOPBACK_IFINDEX
+            || !m.has_ifaces
+            || policy::interface_allowed(self.entries_of(m.uid), ifindex)
     }
 
     /// The entries of `uid`. O(log n).
@@ -159,7 +169,7 @@ impl Snapshot {
     fn carry_counters(&self, old: &Snapshot) {
         for (uid, c) in old.uid_counters() {
             if let Some(mine) = self.managed(uid) {
-                mine.add(c);
+                mine.counters.add(c);
             }
         }
     }

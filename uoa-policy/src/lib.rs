@@ -561,7 +561,9 @@ pub fn owner(ranges: &[Range], family: Family, addr: u128) -> Option<u32> {
 /// Sorts a copy of a list by uid (then as the list), so that
 /// [`entries_of`] finds a uid's entries in O(log n).
 pub fn sort_by_uid(entries: &mut [Entry]) {
-    sort_by(entries, |a, b| a.uid.cmp(&b.uid).then_with(|| a.cmp_prefix(b)));
+    sort_by(entries, |a, b| {
+        a.uid.cmp(&b.uid).then_with(|| a.cmp_prefix(b))
+    });
 }
 
 /// The entries of `uid` in a list sorted by [`sort_by_uid`]. O(log n).
@@ -681,20 +683,31 @@ fn insert(table: &mut [u32], h: u64, v: u32) -> Result<(), Refusal> {
 /// index of every uid of `uids`.
 pub fn build_uid_hash(uids: &[UidTable], table: &mut [u32]) -> Result<(), Refusal> {
     for (i, u) in uids.iter().enumerate() {
-        insert(table, uid_hash(u.uid), u32::try_from(i).map_err(|_| Refusal::TooMany)?)?;
+        insert(
+            table,
+            uid_hash(u.uid),
+            u32::try_from(i).map_err(|_| Refusal::TooMany)?,
+        )?;
     }
     Ok(())
 }
 
 /// The index of `uid` in `uids`, through its table. O(1).
 pub fn find_uid(uids: &[UidTable], table: &[u32], uid: u32) -> Option<usize> {
-    probe(table, uid_hash(uid), |i| uids.get(i as usize).is_some_and(|u| u.uid == uid)).map(|i| i as usize)
+    probe(table, uid_hash(uid), |i| {
+        uids.get(i as usize).is_some_and(|u| u.uid == uid)
+    })
+    .map(|i| i as usize)
 }
 
 /// Fills `table` (`hash_slots(entries.len())` slots, all `EMPTY`) with the
 /// index of every host entry (/32, /128) of `entries`.
 pub fn build_host_hash(entries: &[Entry], table: &mut [u32]) -> Result<(), Refusal> {
-    for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.prefix.is_host()) {
+    for (i, e) in entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.prefix.is_host())
+    {
         let h = addr_hash(e.prefix.family, e.prefix.addr);
         insert(table, h, u32::try_from(i).map_err(|_| Refusal::TooMany)?)?;
     }
@@ -702,7 +715,12 @@ pub fn build_host_hash(entries: &[Entry], table: &mut [u32]) -> Result<(), Refus
 }
 
 /// The host entry of exactly `addr`, through its table. O(1).
-pub fn find_host<'a>(entries: &'a [Entry], table: &[u32], family: Family, addr: u128) -> Option<&'a Entry> {
+pub fn find_host<'a>(
+    entries: &'a [Entry],
+    table: &[u32],
+    family: Family,
+    addr: u128,
+) -> Option<&'a Entry> {
     let hit = |i: u32| {
         entries
             .get(i as usize)
@@ -773,7 +791,8 @@ pub fn bind_disjoint(
         (w @ Bound::Any { .. }, Bound::Addr(f, x)) => !w.covers_family(f) || excludes(a.0, f, x),
         (Bound::Any { .. }, Bound::Any { .. }) => matches!(
             (a.0, b.0),
-            (Owner::Managed(_), Owner::Managed(_) | Owner::Unmanaged(_)) | (Owner::Unmanaged(_), Owner::Managed(_))
+            (Owner::Managed(_), Owner::Managed(_) | Owner::Unmanaged(_))
+                | (Owner::Unmanaged(_), Owner::Managed(_))
         ),
     }
 }

@@ -243,23 +243,53 @@ fn lookups() {
 
 #[test]
 fn source_prefers_the_output_interface() {
-    let e = |p: &str, ifindex| Entry { prefix: p.parse().unwrap(), uid: 1011, table: 100, ifindex };
+    let e = |p: &str, ifindex| Entry {
+        prefix: p.parse().unwrap(),
+        uid: 1011,
+        table: 100,
+        ifindex,
+    };
     let own = [e("10.1.3.1", 3), e("10.9.0.1", 0), e("10.1.0.0/16", 4)];
     let dst = "10.9.0.7".parse::<Prefix>().unwrap().addr();
     // longest common prefix when the output interface has none of them
-    assert_eq!(closest_source(&own, Family::V4, dst, 0), Some("10.9.0.1".parse().unwrap()));
-    assert_eq!(closest_source(&own, Family::V4, dst, 5), Some("10.9.0.1".parse().unwrap()));
+    assert_eq!(
+        closest_source(&own, Family::V4, dst, 0),
+        Some("10.9.0.1".parse().unwrap())
+    );
+    assert_eq!(
+        closest_source(&own, Family::V4, dst, 5),
+        Some("10.9.0.1".parse().unwrap())
+    );
     // the address on the output interface first, however far
-    assert_eq!(closest_source(&own, Family::V4, dst, 3), Some("10.1.3.1".parse().unwrap()));
+    assert_eq!(
+        closest_source(&own, Family::V4, dst, 3),
+        Some("10.1.3.1".parse().unwrap())
+    );
     // blocks are never chosen
-    assert_eq!(closest_source(&own, Family::V4, dst, 4), Some("10.9.0.1".parse().unwrap()));
-    assert!(owns(&own, Family::V4, "10.1.77.1".parse::<Prefix>().unwrap().addr()));
-    assert!(!owns(&own, Family::V4, "10.2.0.1".parse::<Prefix>().unwrap().addr()));
+    assert_eq!(
+        closest_source(&own, Family::V4, dst, 4),
+        Some("10.9.0.1".parse().unwrap())
+    );
+    assert!(owns(
+        &own,
+        Family::V4,
+        "10.1.77.1".parse::<Prefix>().unwrap().addr()
+    ));
+    assert!(!owns(
+        &own,
+        Family::V4,
+        "10.2.0.1".parse::<Prefix>().unwrap().addr()
+    ));
 }
 
 #[test]
 fn interfaces_restrict_only_when_assigned() {
-    let e = |ifindex| Entry { prefix: "10.1.3.1".parse().unwrap(), uid: 1011, table: 100, ifindex };
+    let e = |ifindex| Entry {
+        prefix: "10.1.3.1".parse().unwrap(),
+        uid: 1011,
+        table: 100,
+        ifindex,
+    };
     assert!(interface_allowed(&[e(0)], 7));
     assert!(interface_allowed(&[e(3)], 3));
     assert!(!interface_allowed(&[e(3)], 7));
@@ -276,27 +306,56 @@ fn bind_disjointness() {
         (Family::V4, x) if x == a("10.1.4.1").addr() => Some(1012),
         _ => None,
     };
-    let any4 = Bound::Any { family: Family::V4, v6only: false };
-    let any6 = Bound::Any { family: Family::V6, v6only: false };
-    let any6only = Bound::Any { family: Family::V6, v6only: true };
+    let any4 = Bound::Any {
+        family: Family::V4,
+        v6only: false,
+    };
+    let any6 = Bound::Any {
+        family: Family::V6,
+        v6only: false,
+    };
+    let any6only = Bound::Any {
+        family: Family::V6,
+        v6only: true,
+    };
     let at = |s: &str| Bound::Addr(Family::V4, a(s).addr());
-    let (m11, m12, v, root) = (Owner::Managed(1011), Owner::Managed(1012), Owner::Unmanaged(1014), Owner::Root);
+    let (m11, m12, v, root) = (
+        Owner::Managed(1011),
+        Owner::Managed(1012),
+        Owner::Unmanaged(1014),
+        Owner::Root,
+    );
     let d = |x, y| bind_disjoint(x, y, owner_of) && bind_disjoint(y, x, owner_of);
     let n = |x, y| !bind_disjoint(x, y, owner_of) && !bind_disjoint(y, x, owner_of);
     assert!(d((m11, any4), (m12, any4)));
     assert!(d((m11, any6), (m12, any4)));
     assert!(d((m11, any4), (v, any6)));
     assert!(n((m11, any4), (m11, any4)), "same uid: stock");
-    assert!(n((m11, any4), (root, any4)), "root's wildcard is everything");
+    assert!(
+        n((m11, any4), (root, any4)),
+        "root's wildcard is everything"
+    );
     assert!(n((v, any4), (Owner::Unmanaged(1015), any4)));
     assert!(d((m11, any4), (root, at("10.9.9.9"))));
     assert!(n((m11, any4), (root, at("10.1.3.1"))));
-    assert!(d((v, any4), (m11, at("10.1.3.1"))), "managed addresses are reserved");
+    assert!(
+        d((v, any4), (m11, at("10.1.3.1"))),
+        "managed addresses are reserved"
+    );
     assert!(n((v, any4), (root, at("10.9.9.9"))));
-    assert!(d((m11, any4), (Owner::Unknown, at("10.1.4.1"))), "TIME_WAIT of another address");
+    assert!(
+        d((m11, any4), (Owner::Unknown, at("10.1.4.1"))),
+        "TIME_WAIT of another address"
+    );
     assert!(n((m11, any4), (Owner::Unknown, at("10.1.3.1"))));
-    assert!(n((m11, at("10.1.3.1")), (m12, at("10.1.4.1"))), "two addresses: stock");
-    assert!(d((root, any6only), (m11, at("10.1.3.1"))), "v6only does not cover IPv4");
+    assert!(
+        n((m11, at("10.1.3.1")), (m12, at("10.1.4.1"))),
+        "two addresses: stock"
+    );
+    assert!(
+        d((root, any6only), (m11, at("10.1.3.1"))),
+        "v6only does not cover IPv4"
+    );
 }
 
 #[test]
@@ -315,10 +374,20 @@ fn hash_tables_agree_with_the_binary_searches() {
     let mut entries = Vec::new();
     for i in 0..3000u32 {
         let prefix = Prefix::new(Family::V4, u128::from(0x0a80_0000 + i * 7), 32).unwrap();
-        entries.push(Entry { prefix, uid: 2000 + i / 3, table: 2000 + i / 3, ifindex: 0 });
+        entries.push(Entry {
+            prefix,
+            uid: 2000 + i / 3,
+            table: 2000 + i / 3,
+            ifindex: 0,
+        });
     }
     let block = Prefix::new(Family::V6, 0x2001_0db8 << 96, 32).unwrap();
-    entries.push(Entry { prefix: block, uid: 9, table: 9, ifindex: 0 });
+    entries.push(Entry {
+        prefix: block,
+        uid: 9,
+        table: 9,
+        ifindex: 0,
+    });
     let mut uids = vec![UidTable::default(); entries.len()];
     let mut ranges = vec![Range::default(); entries.len()];
     let (nr, nu) = build_index(&entries, &mut ranges, &mut uids).unwrap();

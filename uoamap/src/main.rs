@@ -147,7 +147,11 @@ fn print_counters(entries: &[Entry], counters: &[Counters], json: bool) -> Resul
     print_entries(entries, false)?;
     for c in counters {
         let uid = c.uid.unwrap_or_default();
-        println!("uid {uid} ({}): {}", names::user_name(uid), counters_line(c));
+        println!(
+            "uid {uid} ({}): {}",
+            names::user_name(uid),
+            counters_line(c)
+        );
     }
     Ok(())
 }
@@ -212,7 +216,11 @@ fn run(cli: &Cli) -> Result<()> {
                 NsOption::LowPorts => uapi::OPT_LOW_PORTS,
             };
             let old = client.status()?.options;
-            let new = if *value == OnOff::On { old | bit } else { old & !bit };
+            let new = if *value == OnOff::On {
+                old | bit
+            } else {
+                old & !bit
+            };
             client.set_options(new)?;
         }
         Command::Flush { user } => {
@@ -329,7 +337,9 @@ mod tests {
             &mut bash,
         );
         let bash = String::from_utf8(bash).unwrap();
-        for cmd in ["add", "del", "show", "flush", "save", "apply", "status", "set"] {
+        for cmd in [
+            "add", "del", "show", "flush", "save", "apply", "status", "set",
+        ] {
             assert!(man.contains(cmd), "{cmd} missing from the man page");
             assert!(bash.contains(cmd), "{cmd} missing from bash completion");
         }
