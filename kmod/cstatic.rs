@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Writable statics for C objects that the kernel links into its own lists
-//! (`genl_family`, `pernet_operations`, ...).
+//! Statics for C objects: writable ones ([`CStatic`]) for what the kernel
+//! links into its own lists
+//! (`genl_family`, `pernet_operations`, ...), read-only ones ([`CConst`])
+//! for the tables it only reads.
 //!
 //! A plain `static` of a bindings type would land in `.rodata` and the
 //! kernel's writes would fault; [`Opaque`] puts it in writable memory and
@@ -25,5 +27,21 @@ impl<T> CStatic<T> {
     /// Raw pointer to the object, for writing it at init and passing it to C.
     pub(crate) const fn get(&self) -> *mut T {
         self.0.get()
+    }
+}
+
+/// A C table that the kernel only reads (`const struct ... *`), built at
+/// compile time. The raw pointers in bindings types make them `!Sync`;
+/// this wrapper says that sharing is fine because nothing ever writes it.
+#[repr(transparent)]
+pub(crate) struct CConst<T>(pub(crate) T);
+
+// SAFETY: a `CConst` is immutable and its pointers lead only to other
+// statics (functions, other tables) that live as long as the module.
+unsafe impl<T> Sync for CConst<T> {}
+
+impl<T> CConst<T> {
+    pub(crate) const fn as_ptr(&self) -> *const T {
+        &self.0
     }
 }

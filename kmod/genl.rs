@@ -3,8 +3,8 @@
 //! The `uoa` generic netlink family (`include/uapi/linux/uoa.h`).
 
 use crate::{
-    cstatic::CStatic,
-    netlink::{set_err, Attr, Attrs, DumpMsg, Reply, Writer},
+    cstatic::{CConst, CStatic},
+    netlink::{Attr, Dump, Extack, Request, Writer},
     netns::{self, NetState},
     policy::{Entry, Prefix, Replace},
     store::{Counters, Snapshot, Update},
@@ -36,61 +36,86 @@ const F_REPLACE: u32 = bindings::uoa_set_flags_UOA_F_REPLACE;
 const EF_REMOVE: u32 = bindings::uoa_entry_flags_UOA_EF_REMOVE;
 
 static FAMILY: CStatic<bindings::genl_family> = CStatic::uninit();
-static OPS: CStatic<[bindings::genl_ops; 5]> = CStatic::uninit();
-// Validation is strict: an attribute left NLA_UNSPEC in a command's policy
-// is refused in its requests. GET_STATUS has none: the core refuses all.
-static GET_POLICY: CStatic<[bindings::nla_policy; N_ATTRS]> = CStatic::uninit();
-static SET_POLICY: CStatic<[bindings::nla_policy; N_ATTRS]> = CStatic::uninit();
-static OPTIONS_POLICY: CStatic<[bindings::nla_policy; N_ATTRS]> = CStatic::uninit();
-static ENTRY_POLICY: CStatic<[bindings::nla_policy; N_ENTRY_ATTRS]> = CStatic::uninit();
 
-fn policy(kind: u32) -> bindings::nla_policy {
-    bindings::nla_policy { type_: kind as u8, ..Default::default() }
+const fn policy(kind: u32) -> bindings::nla_policy {
+    // SAFETY: all-zero is NLA_UNSPEC with no validation.
+    let mut p: bindings::nla_policy = unsafe { core::mem::zeroed() };
+    p.type_ = kind as u8;
+    p
 }
 
-fn flags_policy(mask: u32) -> bindings::nla_policy {
+/// An NLA_U32 whose bits must be within `mask`.
+const fn flags_policy(mask: u32) -> bindings::nla_policy {
     let mut p = policy(bindings::NLA_U32);
     p.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_MASK as u8;
     p.__bindgen_anon_1.mask = mask;
     p
 }
 
-/// Fills the policy tables. Only called before the family is registered.
-fn fill_policies() {
-    let unspec = bindings::nla_policy::default();
-    let mut get = [unspec; N_ATTRS];
-    let mut set = [unspec; N_ATTRS];
-    let mut entry = [unspec; N_ENTRY_ATTRS];
-    let mut options = [unspec; N_ATTRS];
-    let slot = |t: &mut [bindings::nla_policy], i: u32, p| {
-        if let Some(s) = t.get_mut(i as usize) {
-            *s = p;
-        }
-    };
-    slot(&mut get, A_UID, policy(bindings::NLA_U32));
-    slot(&mut set, A_UID, policy(bindings::NLA_U32));
-    slot(&mut set, A_FLAGS, flags_policy(bindings::uoa_set_flags___UOA_F_ALL));
-    slot(&mut options, A_OPTIONS, flags_policy(bindings::uoa_options___UOA_OPT_ALL));
-    let mut nest = policy(bindings::NLA_NESTED);
-    nest.len = (N_ENTRY_ATTRS - 1) as u16;
-    nest.__bindgen_anon_1.nested_policy = ENTRY_POLICY.get().cast();
-    slot(&mut set, A_ENTRY, nest);
-    let mut addr = policy(bindings::NLA_BINARY);
-    addr.len = 16; // at most; 4 or 16 is checked when parsing
-    slot(&mut entry, E_ADDR, addr);
-    slot(&mut entry, E_PREFIXLEN, policy(bindings::NLA_U8));
-    slot(&mut entry, E_UID, policy(bindings::NLA_U32));
-    slot(&mut entry, E_TABLE, policy(bindings::NLA_U32));
-    slot(&mut entry, E_IFINDEX, policy(bindings::NLA_U32));
-    slot(&mut entry, E_FLAGS, flags_policy(bindings::uoa_entry_flags___UOA_EF_ALL));
-    // SAFETY: the family is not registered yet, so nothing reads these.
-    unsafe {
-        GET_POLICY.get().write(get);
-        SET_POLICY.get().write(set);
-        OPTIONS_POLICY.get().write(options);
-        ENTRY_POLICY.get().write(entry);
-    }
+/// A nest validated with `inner`, of `N` entries (maximum type N - 1).
+const fn nest_policy<const N: usize>(inner: &'static CConst<[bindings::nla_policy; N]>) -> bindings::nla_policy {
+    let mut p = policy(bindings::NLA_NESTED);
+    p.len = (N - 1) as u16;
+    p.__bindgen_anon_1.nested_policy = inner.as_ptr().cast();
+    p
 }
+
+/// A policy table of `N` entries: `slots` set, the rest NLA_UNSPEC, which
+/// strict validation refuses in requests.
+const fn table<const N: usize>(slots: &[(u32, bindings::nla_policy)]) -> [bindings::nla_policy; N] {
+    let mut t = [policy(bindings::NLA_UNSPEC); N];
+    let mut i = 0;
+    while i < slots.len() {
+        t[slots[i].0 as usize] = slots[i].1;
+        i += 1;
+    }
+    t
+}
+
+// GET_STATUS has no policy: the core refuses every attribute.
+static GET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[(A_UID, policy(bindings::NLA_U32))]));
+static SET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[
+    (A_UID, policy(bindings::NLA_U32)),
+    (A_FLAGS, flags_policy(bindings::uoa_set_flags___UOA_F_ALL)),
+    (A_ENTRY, nest_policy(&ENTRY_POLICY)),
+]));
+static OPTIONS_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> =
+    CConst(table(&[(A_OPTIONS, flags_policy(bindings::uoa_options___UOA_OPT_ALL))]));
+static ENTRY_POLICY: CConst<[bindings::nla_policy; N_ENTRY_ATTRS]> = CConst(table(&[
+    // At most 16 bytes; 4 or 16 is checked when parsing.
+    (E_ADDR, bindings::nla_policy { len: 16, ..policy(bindings::NLA_BINARY) }),
+    (E_PREFIXLEN, policy(bindings::NLA_U8)),
+    (E_UID, policy(bindings::NLA_U32)),
+    (E_TABLE, policy(bindings::NLA_U32)),
+    (E_IFINDEX, policy(bindings::NLA_U32)),
+    (E_FLAGS, flags_policy(bindings::uoa_entry_flags___UOA_EF_ALL)),
+]));
+
+// Each op's maximum attribute type: its policy's reach.
+const GET_MAXATTR: u32 = A_UID;
+const SET_MAXATTR: u32 = (N_ATTRS - 1) as u32;
+const OPTIONS_MAXATTR: u32 = A_OPTIONS;
+
+const fn op(cmd: u32, policy: Option<&'static CConst<[bindings::nla_policy; N_ATTRS]>>, maxattr: u32) -> bindings::genl_ops {
+    // SAFETY: all-zero is an op with no handlers, policy or flags.
+    let mut o: bindings::genl_ops = unsafe { core::mem::zeroed() };
+    o.cmd = cmd as u8;
+    if let Some(p) = policy {
+        o.policy = p.as_ptr().cast();
+        o.maxattr = maxattr;
+    }
+    o
+}
+
+static OPS: CConst<[bindings::genl_ops; 5]> = CConst([
+    bindings::genl_ops { doit: Some(get_status), ..op(CMD_GET_STATUS, None, 0) },
+    bindings::genl_ops { dumpit: Some(get_entries), ..op(CMD_GET_ENTRIES, Some(&GET_POLICY), GET_MAXATTR) },
+    // CAP_NET_ADMIN is checked in the handler, not with GENL_UNS_ADMIN_PERM,
+    // so that the refusal can say why.
+    bindings::genl_ops { doit: Some(set_entries), ..op(CMD_SET_ENTRIES, Some(&SET_POLICY), SET_MAXATTR) },
+    bindings::genl_ops { dumpit: Some(get_counters), ..op(CMD_GET_COUNTERS, Some(&GET_POLICY), GET_MAXATTR) },
+    bindings::genl_ops { doit: Some(set_options), ..op(CMD_SET_OPTIONS, Some(&OPTIONS_POLICY), OPTIONS_MAXATTR) },
+]);
 
 /// The registered family; dropping it unregisters it and waits for running
 /// requests to finish.
@@ -98,45 +123,11 @@ pub(crate) struct Family(());
 
 impl Family {
     pub(crate) fn register(module: &'static ThisModule) -> Result<Self> {
-        fill_policies();
-        let ops = [
-            bindings::genl_ops { cmd: CMD_GET_STATUS as u8, doit: Some(get_status), ..Default::default() },
-            bindings::genl_ops {
-                cmd: CMD_GET_ENTRIES as u8,
-                dumpit: Some(get_entries),
-                policy: GET_POLICY.get().cast(),
-                maxattr: A_UID,
-                ..Default::default()
-            },
-            bindings::genl_ops {
-                cmd: CMD_SET_ENTRIES as u8,
-                doit: Some(set_entries),
-                policy: SET_POLICY.get().cast(),
-                maxattr: (N_ATTRS - 1) as u32,
-                // CAP_NET_ADMIN is checked in the handler, not with
-                // GENL_UNS_ADMIN_PERM, so that the refusal can say why.
-                ..Default::default()
-            },
-            bindings::genl_ops {
-                cmd: CMD_GET_COUNTERS as u8,
-                dumpit: Some(get_counters),
-                policy: GET_POLICY.get().cast(),
-                maxattr: A_UID,
-                ..Default::default()
-            },
-            bindings::genl_ops {
-                cmd: CMD_SET_OPTIONS as u8,
-                doit: Some(set_options),
-                policy: OPTIONS_POLICY.get().cast(),
-                maxattr: A_OPTIONS,
-                ..Default::default()
-            },
-        ];
         let mut family = bindings::genl_family {
             version: bindings::UOA_GENL_VERSION,
             maxattr: (N_ATTRS - 1) as u32,
-            ops: OPS.get().cast(),
-            n_ops: ops.len() as u8,
+            ops: OPS.as_ptr().cast(),
+            n_ops: OPS.0.len() as u8,
             // Every command is new: validate headers and attributes strictly.
             resv_start_op: CMD_GET_STATUS as u8,
             module: module.as_ptr(),
@@ -145,17 +136,15 @@ impl Family {
         for (dst, src) in family.name.iter_mut().zip(bindings::UOA_GENL_NAME.iter()) {
             *dst = *src as _;
         }
-        // parallel_ops stays 0: the genl mutex serialises our handlers, which
-        // is what makes the store's writers exclusive.
+        // The store's writers take its own lock, so nothing here relies on
+        // the genl mutex; parallel_ops stays 0 all the same (a set request
+        // sleeps for a grace period, and dumps are cheap to serialise).
         family.set_netnsok(1);
         // SAFETY: nothing is registered yet (module init runs once), so no one
-        // else reads these statics while we write them.
-        unsafe {
-            OPS.get().write(ops);
-            FAMILY.get().write(family);
-        }
-        // SAFETY: `FAMILY`, `OPS` and the policies are fully written and
-        // static; the family stays registered until `drop`.
+        // else reads `FAMILY` while we write it.
+        unsafe { FAMILY.get().write(family) };
+        // SAFETY: `FAMILY` is fully written and static, and so are the ops
+        // and policies it points to; it stays registered until `drop`.
         to_result(unsafe { bindings::genl_register_family(FAMILY.get()) })?;
         Ok(Family(()))
     }
@@ -176,35 +165,39 @@ fn errno(r: Result) -> c_int {
     }
 }
 
+fn dump_len(r: Result<c_int>) -> c_int {
+    r.unwrap_or_else(|e| e.to_errno())
+}
+
+/// UOA's state in the namespace of a request or dump.
+fn state_of(net: *mut bindings::net) -> &'static NetState {
+    // SAFETY: requests and dumps come only while the family is registered,
+    // which is only while the pernet registration exists (see `Uoa`), and
+    // their namespace lives while they run.
+    unsafe { netns::state(net) }
+}
+
 /// doit of UOA_CMD_GET_STATUS.
 ///
 /// # Safety
 ///
 /// Called by genetlink only, with the request of a doit of our family.
-unsafe extern "C" fn get_status(_skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
-    // SAFETY: genetlink calls doit with a valid `info` for a request to our
-    // registered family.
-    errno(unsafe { reply_status(info) })
+unsafe extern "C" fn get_status(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
+    // SAFETY: genetlink passes this doit's request; the op has no policy.
+    errno(reply_status(&unsafe { Request::new(skb, info, 0) }))
 }
 
-/// # Safety
-///
-/// `info` must be a valid request to the registered family.
-unsafe fn reply_status(info: *mut bindings::genl_info) -> Result {
-    // SAFETY: `info` is valid; its namespace is alive while the request runs.
-    let net = unsafe { bindings::genl_info_net(info) };
-    // SAFETY: the family is registered only while the pernet registration
-    // exists (see `Uoa`), and `net` is alive.
-    let state = unsafe { netns::state(net) };
+fn reply_status(req: &Request<'_>) -> Result {
+    let net = req.net();
+    let state = state_of(net);
     let requests = state.count_status_request();
-    // SAFETY: `net` is a valid namespace; its cookie is written once at
-    // creation.
+    // SAFETY: `net` is alive while the request runs; its cookie is written
+    // once at creation.
     let cookie = unsafe { (*net).net_cookie };
     let (entries, uids, memory) =
         state.store.read(|s| s.map_or((0, 0, 0), |s| (s.entries().len(), s.uid_count(), s.memory())));
 
-    // SAFETY: `info` is a running doit of `FAMILY`, which is registered.
-    let mut reply = unsafe { Reply::new(info, FAMILY.get(), CMD_GET_STATUS, 256)? };
+    let mut reply = req.reply(FAMILY.get(), CMD_GET_STATUS, 256)?;
     let w = reply.writer();
     w.put_cstr(bindings::uoa_attr_UOA_A_VERSION, VERSION)?;
     w.put_u64(bindings::uoa_attr_UOA_A_NETNS_COOKIE, cookie, A_PAD)?;
@@ -214,8 +207,7 @@ unsafe fn reply_status(info: *mut bindings::genl_info) -> Result {
     w.put_u64(bindings::uoa_attr_UOA_A_STATUS_MEMORY, memory as u64, A_PAD)?;
     w.put_u32(A_OPTIONS, state.options())?;
     put_counters(w, None, &state.others)?;
-    // SAFETY: `reply` answers `info`.
-    unsafe { reply.send(info) }
+    req.send(reply)
 }
 
 fn saturating_u32(n: usize) -> u32 {
@@ -249,8 +241,61 @@ fn put_counters(w: &mut Writer, uid: Option<u32>, c: &Counters) -> Result {
     })
 }
 
-// cb->args: [0] index of the next entry to send.
-const ARG_NEXT: usize = 0;
+/// The uid a dump may show (`None`: all), from its UOA_A_UID and the
+/// caller's rights: CAP_NET_ADMIN sees any uid, others their own only.
+fn dump_scope(dump: &Dump<'_>) -> Result<Option<u32>> {
+    let filter = dump.attr(A_UID).map(|a| a.u32()).transpose()?;
+    let caller = dump.caller_uid();
+    match (dump.is_admin(), filter) {
+        (true, f) => Ok(f),
+        (false, None) => Ok(Some(caller)),
+        (false, Some(f)) if f == caller => Ok(Some(f)),
+        (false, Some(_)) => {
+            Err(dump.extack().refuse(None, EPERM, format_args!("only CAP_NET_ADMIN may read other uids' entries")))
+        }
+    }
+}
+
+/// Runs one dumpit step under RCU: sends items `cursor..count(snapshot)`
+/// as one message, as many as fit, moves the cursor and returns the message
+/// length (0: done). `put` writes item `i`, or returns `None` for an item
+/// the caller may not see.
+fn dump_step(
+    dump: &mut Dump<'_>,
+    cmd: u32,
+    count: impl FnOnce(&Snapshot) -> usize,
+    mut put: impl FnMut(&mut Writer, &Snapshot, usize) -> Option<Result>,
+) -> Result<c_int> {
+    let state = state_of(dump.net());
+    dump.set_generation(state.store.generation());
+    let start = dump.cursor();
+    state.store.read(|snapshot| {
+        let Some(s) = snapshot else {
+            return Ok(0);
+        };
+        let end = count(s);
+        if start >= end {
+            return Ok(0);
+        }
+        let Some(mut msg) = dump.message(FAMILY.get(), cmd) else {
+            return Err(emsgsize_err());
+        };
+        let mut sent = 0;
+        for i in start..end {
+            if let Some(Err(_)) = put(msg.writer(), s, i) {
+                break;
+            }
+            sent += 1;
+        }
+        if sent == 0 {
+            msg.cancel();
+            return Err(emsgsize_err());
+        }
+        msg.end();
+        dump.set_cursor(start + sent);
+        Ok(dump.len())
+    })
+}
 
 /// dumpit of UOA_CMD_GET_ENTRIES.
 ///
@@ -259,150 +304,15 @@ const ARG_NEXT: usize = 0;
 /// Called by genetlink only, with the message and callback of a dump of our
 /// family.
 unsafe extern "C" fn get_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> c_int {
-    // SAFETY: genetlink calls dumpit with valid `skb` and `cb` of a dump of
-    // our registered family.
-    match unsafe { dump_entries(skb, cb) } {
-        Ok(len) => len,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// The namespace of a dump and the uid it may see (`None`: all), from its
-/// UOA_A_UID and the caller's rights: CAP_NET_ADMIN sees any uid, others
-/// their own only.
-///
-/// # Safety
-///
-/// `cb` must be the callback of a running dump of our family.
-unsafe fn dump_scope(cb: *mut bindings::netlink_callback) -> Result<(&'static NetState, Option<u32>)> {
-    // SAFETY: `cb->data` of a genl dump is its `genl_dumpit_info`; the
-    // request skb and its socket's namespace are alive during the dump.
-    let (info, req, net) = unsafe {
-        let info = &(*(*cb).data.cast::<bindings::genl_dumpit_info>()).info;
-        let req = (*cb).skb;
-        (info, req, bindings::sock_net((*req).sk))
-    };
-    // SAFETY: the family is registered, so pernet state exists; `net` lives.
-    let state = unsafe { netns::state(net) };
-
-    // SAFETY: a non-null `info.attrs` holds `A_UID + 1` parsed attributes
-    // (the op's maxattr).
-    let filter = match info.attrs.is_null() {
-        true => None,
-        false => unsafe { (*info.attrs.add(A_UID as usize)).as_ref() },
-    };
-    let filter = match filter {
-        // SAFETY: the policy made it an NLA_U32.
-        Some(nla) => Some(unsafe { (nla as *const bindings::nlattr).add(1).cast::<u32>().read_unaligned() }),
-        None => None,
-    };
-    // SAFETY: `req` is the request skb; NETLINK_CB starts its `cb` area, and
-    // `net->user_ns` is valid while `net` lives.
-    let (caller, admin) = unsafe {
-        let parms = (*req).cb.as_ptr().cast::<bindings::netlink_skb_parms>();
-        ((*parms).creds.uid.val, bindings::netlink_ns_capable(req, (*net).user_ns, bindings::CAP_NET_ADMIN as _))
-    };
-    match (admin, filter) {
-        (true, f) => Ok((state, f)),
-        (false, None) => Ok((state, Some(caller))),
-        (false, Some(f)) if f == caller => Ok((state, Some(f))),
-        (false, Some(_)) => {
-            // SAFETY: `cb->extack` is the dump's extack (or null).
-            unsafe { set_err((*cb).extack, None, format_args!("only CAP_NET_ADMIN may read other uids' entries")) };
-            Err(EPERM)
-        }
-    }
-}
-
-/// Sends the items of `todo` as one dump message, as many as fit, and
-/// returns how many it consumed (0: the dump is done). `put` returns `None`
-/// for an item the caller may not see.
-///
-/// # Safety
-///
-/// `skb` and `cb` must be those of a running dumpit of our family.
-unsafe fn dump_batch<T>(
-    skb: *mut bindings::sk_buff,
-    cb: &mut bindings::netlink_callback,
-    cmd: u32,
-    todo: impl Iterator<Item = T>,
-    mut put: impl FnMut(&mut Writer, T) -> Option<Result>,
-) -> Result<usize> {
-    let mut todo = todo.peekable();
-    if todo.peek().is_none() {
-        return Ok(0);
-    }
-    // SAFETY: per the contract.
-    let Some(mut msg) = (unsafe { DumpMsg::new(skb, cb, FAMILY.get(), cmd) }) else {
-        return Err(emsgsize_err());
-    };
-    let mut sent = 0;
-    for item in todo {
-        if let Some(Err(_)) = put(msg.writer(), item) {
-            break;
-        }
-        sent += 1;
-    }
-    if sent == 0 {
-        msg.cancel();
-        return Err(emsgsize_err());
-    }
-    msg.end();
-    Ok(sent)
-}
-
-/// Runs one dumpit step under RCU: `batch` sends what follows `cb`'s
-/// cursor and says how many items it consumed; moves the cursor and
-/// returns the message length (0: done).
-///
-/// # Safety
-///
-/// `skb` and `cb` must be those of a running dumpit of our family.
-unsafe fn dump_step(
-    skb: *mut bindings::sk_buff,
-    cb: &mut bindings::netlink_callback,
-    state: &NetState,
-    batch: impl FnOnce(&mut bindings::netlink_callback, &Snapshot, usize) -> Result<usize>,
-) -> Result<c_int> {
-    // Lets genl_dump_check_consistent flag messages if the policy changes.
-    cb.seq = state.store.generation() as u32;
-    // SAFETY: `args` is the view of the callback's scratch union that genl
-    // dumps use; it starts zeroed and only our dumpits write it.
-    let start = unsafe { cb.__bindgen_anon_1.args[ARG_NEXT] } as usize;
-    state.store.read(|snapshot| {
-        let Some(s) = snapshot else {
-            return Ok(0);
-        };
-        let sent = batch(cb, s, start)?;
-        if sent == 0 {
-            return Ok(0);
-        }
-        // SAFETY: as above.
-        unsafe { cb.__bindgen_anon_1.args[ARG_NEXT] = (start + sent) as _ };
-        // SAFETY: `skb` is the dump's message buffer.
-        Ok(unsafe { (*skb).len } as c_int)
-    })
-}
-
-/// Returns the message length (0: the dump is done).
-///
-/// # Safety
-///
-/// As for `get_entries`.
-unsafe fn dump_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> Result<c_int> {
-    // SAFETY: per the contract.
-    let (state, uid) = unsafe { dump_scope(cb)? };
-    // SAFETY: `cb` is valid for the whole dumpit call.
-    let cb = unsafe { &mut *cb };
-    // SAFETY: `skb` and `cb` are those of this dumpit.
-    unsafe {
-        dump_step(skb, cb, state, |cb, s, start| {
-            let todo = s.entries().get(start..).unwrap_or(&[]);
-            dump_batch(skb, cb, CMD_GET_ENTRIES, todo.iter(), |w, e| {
-                uid.is_none_or(|u| u == e.uid).then(|| put_entry(w, e))
-            })
+    // SAFETY: genetlink passes this dumpit's buffer and callback.
+    let mut dump = unsafe { Dump::new(skb, cb) };
+    dump_len(dump_scope(&dump).and_then(|uid| {
+        let count = |s: &Snapshot| s.entries().len();
+        dump_step(&mut dump, CMD_GET_ENTRIES, count, |w, s, i| {
+            let e = s.entries().get(i)?;
+            uid.is_none_or(|u| u == e.uid).then(|| put_entry(w, e))
         })
-    }
+    }))
 }
 
 /// dumpit of UOA_CMD_GET_COUNTERS.
@@ -412,34 +322,26 @@ unsafe fn dump_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_c
 /// Called by genetlink only, with the message and callback of a dump of our
 /// family.
 unsafe extern "C" fn get_counters(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> c_int {
-    // SAFETY: genetlink calls dumpit with valid `skb` and `cb` of a dump of
-    // our registered family.
-    match unsafe { dump_counters(skb, cb) } {
-        Ok(len) => len,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// # Safety
-///
-/// As for `get_counters`.
-unsafe fn dump_counters(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> Result<c_int> {
-    // SAFETY: per the contract.
-    let (state, uid) = unsafe { dump_scope(cb)? };
-    // SAFETY: `cb` is valid for the whole dumpit call.
-    let cb = unsafe { &mut *cb };
-    // SAFETY: `skb` and `cb` are those of this dumpit.
-    unsafe {
-        dump_step(skb, cb, state, |cb, s, start| {
-            dump_batch(skb, cb, CMD_GET_COUNTERS, s.uid_counters().skip(start), |w, (u, c)| {
-                uid.is_none_or(|x| x == u).then(|| put_counters(w, Some(u), c))
-            })
+    // SAFETY: genetlink passes this dumpit's buffer and callback.
+    let mut dump = unsafe { Dump::new(skb, cb) };
+    dump_len(dump_scope(&dump).and_then(|uid| {
+        dump_step(&mut dump, CMD_GET_COUNTERS, Snapshot::uid_count, |w, s, i| {
+            let (u, c) = s.uid_counter(i)?;
+            uid.is_none_or(|x| x == u).then(|| put_counters(w, Some(u), c))
         })
-    }
+    }))
 }
 
 fn emsgsize_err() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as i32))
+}
+
+/// Refuses a change without CAP_NET_ADMIN in the namespace, saying why.
+fn need_admin(req: &Request<'_>, what: &str) -> Result {
+    if req.is_admin() {
+        return Ok(());
+    }
+    Err(req.extack().refuse(None, EPERM, format_args!("changing UOA {what} needs CAP_NET_ADMIN")))
 }
 
 /// doit of UOA_CMD_SET_ENTRIES.
@@ -448,29 +350,9 @@ fn emsgsize_err() -> Error {
 ///
 /// Called by genetlink only, with the request of a doit of our family.
 unsafe extern "C" fn set_entries(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
-    // SAFETY: genetlink calls doit with the request `skb` and a valid `info`
-    // for a request to our registered family.
-    errno(unsafe { need_admin(skb, info, "entries").and_then(|()| apply_entries(info)) })
-}
-
-/// Refuses a change without CAP_NET_ADMIN in the namespace, saying why.
-///
-/// # Safety
-///
-/// `skb` and `info` must be those of a running doit of our family.
-unsafe fn need_admin(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info, what: &str) -> Result {
-    // SAFETY: the request's namespace and its user namespace live while the
-    // request runs.
-    let admin = unsafe {
-        let net = bindings::genl_info_net(info);
-        bindings::netlink_ns_capable(skb, (*net).user_ns, bindings::CAP_NET_ADMIN as _)
-    };
-    if admin {
-        return Ok(());
-    }
-    // SAFETY: as above.
-    unsafe { set_err((*info).extack, None, format_args!("changing UOA {what} needs CAP_NET_ADMIN")) };
-    Err(EPERM)
+    // SAFETY: genetlink passes this doit's request, parsed with SET_POLICY.
+    let req = unsafe { Request::new(skb, info, SET_MAXATTR) };
+    errno(need_admin(&req, "entries").and_then(|()| apply_entries(&req)))
 }
 
 /// doit of UOA_CMD_SET_OPTIONS.
@@ -479,99 +361,74 @@ unsafe fn need_admin(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info
 ///
 /// Called by genetlink only, with the request of a doit of our family.
 unsafe extern "C" fn set_options(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
-    // SAFETY: genetlink calls doit with the request `skb` and a valid `info`
-    // for a request to our registered family.
-    errno(unsafe { need_admin(skb, info, "options").and_then(|()| apply_options(info)) })
+    // SAFETY: genetlink passes this doit's request, parsed with OPTIONS_POLICY.
+    let req = unsafe { Request::new(skb, info, OPTIONS_MAXATTR) };
+    errno(need_admin(&req, "options").and_then(|()| apply_options(&req)))
 }
 
-/// # Safety
-///
-/// `info` must be a valid request to the registered family.
-unsafe fn apply_options(info: *mut bindings::genl_info) -> Result {
-    // SAFETY: `info` is valid; the message outlives this call.
-    let options = unsafe { Attrs::of_request(info) }.find(|a| u32::from(a.kind) == A_OPTIONS);
-    let Some(options) = options else {
-        // SAFETY: as above.
-        unsafe { set_err((*info).extack, None, format_args!("UOA_A_OPTIONS is required")) };
-        return Err(EINVAL);
+fn apply_options(req: &Request<'_>) -> Result {
+    let Some(options) = req.attr(A_OPTIONS) else {
+        return Err(req.extack().refuse(None, EINVAL, format_args!("UOA_A_OPTIONS is required")));
     };
-    // SAFETY: `info` is valid; its namespace is alive while the request runs,
-    // and the family is registered only while the pernet state exists.
-    let state = unsafe { netns::state(bindings::genl_info_net(info)) };
-    state.set_options(options.u32()?);
+    state_of(req.net()).set_options(options.u32()?);
     Ok(())
 }
 
-/// # Safety
-///
-/// `info` must be a valid request to the registered family.
-unsafe fn apply_entries(info: *mut bindings::genl_info) -> Result {
-    // SAFETY: `info` is valid for the whole doit.
-    let extack = unsafe { (*info).extack };
-    let refuse = |attr: Option<&Attr<'_>>, e: Error, msg: core::fmt::Arguments<'_>| {
-        // SAFETY: `extack` is this request's.
-        unsafe { set_err(extack, attr, msg) };
-        Err(e)
+/// One UOA_A_ENTRY of a SET_ENTRIES request: an entry to add or a prefix
+/// to remove.
+fn parse_entry(a: &Attr<'_>, extack: Extack) -> Result<Change> {
+    let refuse = |e: Error, msg: core::fmt::Arguments<'_>| Err(extack.refuse(Some(a), e, msg));
+    let t = a.nested(&ENTRY_POLICY.0, extack)?;
+    let Some(addr) = t.attr(E_ADDR) else {
+        return refuse(EINVAL, format_args!("entry lacks UOA_A_ENTRY_ADDR"));
     };
-    // SAFETY: as above; the message outlives this call.
-    let attrs = unsafe { Attrs::of_request(info) };
-
-    let (mut flags, mut uid, mut n_entries) = (0, None, 0usize);
-    for a in attrs {
-        match u32::from(a.kind) {
-            A_FLAGS => flags = a.u32()?,
-            A_UID => uid = Some(a.u32()?),
-            A_ENTRY => n_entries += 1,
-            _ => {}
-        }
+    let addr = addr.bytes();
+    let full = if addr.len() == 4 { 32 } else { 128 };
+    let len = t.attr(E_PREFIXLEN).map(|l| l.u8()).transpose()?.unwrap_or(full);
+    let prefix = match Prefix::from_bytes(addr, len) {
+        Ok(p) => p,
+        Err(r) => return refuse(EINVAL, format_args!("{r}")),
+    };
+    let u32_of = |kind| t.attr(kind).map(|v| v.u32()).transpose();
+    if u32_of(E_FLAGS)?.unwrap_or(0) & EF_REMOVE != 0 {
+        return Ok(Change::Remove(prefix));
     }
+    let (Some(uid), Some(table)) = (u32_of(E_UID)?, u32_of(E_TABLE)?) else {
+        return refuse(EINVAL, format_args!("entry {prefix} lacks UOA_A_ENTRY_UID or _TABLE"));
+    };
+    let ifindex = u32_of(E_IFINDEX)?.unwrap_or(0);
+    Ok(Change::Add(Entry { prefix, uid, table, ifindex }))
+}
+
+enum Change {
+    Add(Entry),
+    Remove(Prefix),
+}
+
+fn apply_entries(req: &Request<'_>) -> Result {
+    let extack = req.extack();
+    let flags = req.attr(A_FLAGS).map(|a| a.u32()).transpose()?.unwrap_or(0);
+    let uid = req.attr(A_UID).map(|a| a.u32()).transpose()?;
     let replace = match (flags & F_REPLACE != 0, uid) {
         (false, None) => Replace::Nothing,
         (true, None) => Replace::All,
         (true, Some(u)) => Replace::Uid(u),
-        (false, Some(_)) => return refuse(None, EINVAL, format_args!("UOA_A_UID needs UOA_F_REPLACE")),
+        (false, Some(_)) => return Err(extack.refuse(None, EINVAL, format_args!("UOA_A_UID needs UOA_F_REPLACE"))),
     };
 
+    let n_entries = req.all(A_ENTRY).count();
     let mut adds = KVVec::with_capacity(n_entries, GFP_KERNEL)?;
     let mut removes = KVVec::with_capacity(n_entries, GFP_KERNEL)?;
-    // SAFETY: as above.
-    for a in unsafe { Attrs::of_request(info) }.filter(|a| u32::from(a.kind) == A_ENTRY) {
-        let (mut addr, mut len, mut e_uid, mut table, mut ifindex, mut e_flags) = (None, None, None, None, 0, 0);
-        for f in a.nested() {
-            match u32::from(f.kind) {
-                E_ADDR => addr = Some(f.payload),
-                E_PREFIXLEN => len = Some(f.u8()?),
-                E_UID => e_uid = Some(f.u32()?),
-                E_TABLE => table = Some(f.u32()?),
-                E_IFINDEX => ifindex = f.u32()?,
-                E_FLAGS => e_flags = f.u32()?,
-                _ => {}
-            }
+    for a in req.all(A_ENTRY) {
+        match parse_entry(&a, extack)? {
+            Change::Add(e) => adds.push(e, GFP_KERNEL)?,
+            Change::Remove(p) => removes.push(p, GFP_KERNEL)?,
         }
-        let Some(addr) = addr else {
-            return refuse(Some(&a), EINVAL, format_args!("entry lacks UOA_A_ENTRY_ADDR"));
-        };
-        let full = if addr.len() == 4 { 32 } else { 128 };
-        let prefix = match Prefix::from_bytes(addr, len.unwrap_or(full)) {
-            Ok(p) => p,
-            Err(r) => return refuse(Some(&a), EINVAL, format_args!("{r}")),
-        };
-        if e_flags & EF_REMOVE != 0 {
-            removes.push(prefix, GFP_KERNEL)?;
-            continue;
-        }
-        let (Some(uid), Some(table)) = (e_uid, table) else {
-            return refuse(Some(&a), EINVAL, format_args!("entry {prefix} lacks UOA_A_ENTRY_UID or _TABLE"));
-        };
-        adds.push(Entry { prefix, uid, table, ifindex }, GFP_KERNEL)?;
     }
 
-    // SAFETY: `info` is valid; its namespace is alive while the request runs,
-    // and the family is registered only while the pernet state exists.
-    let state = unsafe { netns::state(bindings::genl_info_net(info)) };
-    match state.store.update(replace, &mut removes, &mut adds) {
+    match state_of(req.net()).store.update(replace, &mut removes, &mut adds) {
         Ok(()) => Ok(()),
-        Err(Update::Refused(r)) => refuse(None, Error::from_errno(-r.errno()), format_args!("{r}")),
+        Err(Update::Refused(r)) => Err(extack.refuse(None, Error::from_errno(-r.errno()), format_args!("{r}"))),
         Err(Update::Error(e)) => Err(e),
     }
 }

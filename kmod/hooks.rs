@@ -1,32 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The socket hooks (`include/net/uoa.h`): bind, port conflicts, receive
-//! lookup and source selection, for managed uids and for the others.
+//! lookup and source selection.
 //!
-//! The kernel calls them under RCU in any context, softirq included: they
-//! read the namespace's snapshot without locks, never sleep or allocate,
-//! and count into atomics. The rules themselves are in `policy`.
+//! The kernel calls them under RCU in any context, softirq included. Each
+//! converts its C arguments, asks `policy::verdict` on the namespace's
+//! snapshot (read without locks), counts what the verdict says and returns
+//! it in the core's terms; the rules themselves are all in `policy`.
 
 use crate::{
-    cstatic::CStatic,
     netns::{self, NetState},
-    policy::{self, Bound, Family, Owner},
-    store::{Counters, Snapshot},
+    policy::{
+        verdict::{self, Bind, Bound, Counter, Errno, Source, Subject},
+        Family,
+    },
+    store::Snapshot,
 };
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
-/// `UOA_NO_UID`: the owner of a TIME_WAIT or request socket.
-const NO_UID: u32 = u32::MAX;
 const PORT_OK: c_int = bindings::UOA_BIND_PORT_OK as c_int;
 const RESERVED: c_int = bindings::UOA_SADDR_RESERVED as c_int;
-/// Below this port, binding needs CAP_NET_BIND_SERVICE (the default of
-/// net.ipv4.ip_unprivileged_port_start).
-const PRIVILEGED_PORTS: u16 = 1024;
 
-fn neg(e: u32) -> c_int {
-    -(e as c_int)
+// The policy's numbers are the kernel's.
+const _: () = {
+    assert!(Errno::Perm.get() == bindings::EPERM as i32);
+    assert!(Errno::AddrNotAvail.get() == bindings::EADDRNOTAVAIL as i32);
+    assert!(Errno::NetUnreach.get() == bindings::ENETUNREACH as i32);
+    assert!(crate::policy::LOOPBACK_IFINDEX == bindings::LOOPBACK_IFINDEX);
+};
+
+pub(crate) fn neg(e: Errno) -> c_int {
+    -e.get()
 }
 
 /// Reads an address the core passes: 4 or 16 bytes in network order.
@@ -71,7 +77,11 @@ unsafe fn write_addr(family: Family, addr: u128, p: *mut c_void) {
 ///
 /// `net` must be a live namespace and the pernet registration must exist
 /// (the hooks are registered only while it does).
-unsafe fn with_policy<R>(net: *const bindings::net, empty: R, f: impl FnOnce(&NetState, &Snapshot) -> R) -> R {
+pub(crate) unsafe fn with_policy<R>(
+    net: *const bindings::net,
+    empty: R,
+    f: impl FnOnce(&NetState, &Snapshot) -> R,
+) -> R {
     // SAFETY: per the contract.
     let state = unsafe { netns::state(net) };
     state.store.read(|s| match s {
@@ -80,31 +90,20 @@ unsafe fn with_policy<R>(net: *const bindings::net, empty: R, f: impl FnOnce(&Ne
     })
 }
 
-/// The address a callback is about, or `None` when the policy has nothing
-/// to say: root, an unknown owner, or a family that is not IP.
-///
-/// # Safety
-///
-/// As for [`read_addr`].
-unsafe fn subject(uid: u32, family: c_int, p: *const c_void) -> Option<(Family, u128)> {
-    if uid == 0 || uid == NO_UID {
-        return None;
-    }
-    // SAFETY: per the contract.
-    unsafe { read_addr(family as u32, p) }
-}
-
-fn owner(s: &Snapshot, uid: u32) -> Owner {
-    match uid {
-        NO_UID => Owner::Unknown,
-        0 => Owner::Root,
-        u if s.managed(u).is_some() => Owner::Managed(u),
-        u => Owner::Unmanaged(u),
+/// Counts `c` for `who`: a managed uid's own counters, or the namespace's
+/// counters of everyone else.
+pub(crate) fn charge(state: &NetState, s: &Snapshot, who: Subject, c: Counter) {
+    match who {
+        Subject::Managed(m) => {
+            if let Some(counters) = s.counters(m) {
+                counters.bump(c);
+            }
+        }
+        _ => state.others.bump(c),
     }
 }
 
-/// bind(): a managed uid may bind only its own addresses or the wildcard;
-/// anyone else but root may not bind a managed uid's address.
+/// bind(): `verdict::bind`.
 ///
 /// # Safety
 ///
@@ -118,26 +117,25 @@ unsafe extern "C" fn bind_check(
     port: u16,
     _ifindex: c_int,
 ) -> c_int {
+    if verdict::exempt(uid) {
+        return 0;
+    }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
-    let Some((family, addr)) = (unsafe { subject(uid, family, addr) }) else {
+    let Some((family, addr)) = (unsafe { read_addr(family as u32, addr) }) else {
         return 0;
     };
     // SAFETY: the core passes the socket's live namespace.
     unsafe {
         with_policy(net, 0, |state, s| {
-            let holder = (addr != 0).then(|| s.owner(family, addr)).flatten();
-            match s.managed(uid) {
-                Some(m) if addr != 0 && holder != Some(uid) => {
-                    Counters::bump(&m.counters.binds_denied);
-                    neg(bindings::EADDRNOTAVAIL)
+            let t = s.tables();
+            let who = t.subject(uid);
+            match verdict::bind(&t, who, family, addr, port, state.low_ports()) {
+                Bind::Allow => 0,
+                Bind::AllowLowPort => PORT_OK,
+                Bind::Deny(e, c) => {
+                    charge(state, s, who, c);
+                    neg(e)
                 }
-                Some(_) if port != 0 && port < PRIVILEGED_PORTS && state.low_ports() => PORT_OK,
-                Some(_) => 0,
-                None if holder.is_some() => {
-                    Counters::bump(&state.others.binds_denied);
-                    neg(bindings::EADDRNOTAVAIL)
-                }
-                None => 0,
             }
         })
     }
@@ -146,14 +144,10 @@ unsafe extern "C" fn bind_check(
 fn bound(b: &bindings::uoa_bound) -> Option<Bound> {
     // SAFETY: `addr` has 16 bytes, enough for either family.
     let (family, addr) = unsafe { read_addr(u32::from(b.family), b.addr.as_ptr().cast()) }?;
-    Some(match addr {
-        0 => Bound::Any { family, v6only: b.v6only },
-        a => Bound::Addr(family, a),
-    })
+    Some(Bound::new(family, addr, b.v6only))
 }
 
-/// Port conflicts: sockets of different uids whose address sets are
-/// disjoint may share a port (`policy::bind_disjoint`).
+/// Port conflicts: `verdict::bind_disjoint`.
 ///
 /// # Safety
 ///
@@ -172,14 +166,13 @@ unsafe extern "C" fn bind_disjoint(
     // SAFETY: the core passes the socket's live namespace.
     unsafe {
         with_policy(net, false, |_, s| {
-            policy::bind_disjoint((owner(s, a.uid), ba), (owner(s, b.uid), bb), |f, x| s.owner(f, x))
+            let t = s.tables();
+            verdict::bind_disjoint(&t, (t.subject(a.uid), ba), (t.subject(b.uid), bb))
         })
     }
 }
 
-/// Receive lookup: a managed uid's socket gets only packets to its own
-/// addresses (on its interfaces, if it has any); a socket of another
-/// non-root uid gets none to a managed uid's address.
+/// Receive lookup: `verdict::receive`.
 ///
 /// # Safety
 ///
@@ -193,24 +186,24 @@ unsafe extern "C" fn rcv_ok(
     dif: c_int,
     _sdif: c_int,
 ) -> bool {
+    if verdict::exempt(uid) {
+        return true;
+    }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
-    let Some((family, daddr)) = (unsafe { subject(uid, family, daddr) }) else {
+    let Some((family, daddr)) = (unsafe { read_addr(family as u32, daddr) }) else {
         return true;
     };
     // SAFETY: the core passes the socket's live namespace.
     unsafe {
-        with_policy(net, true, |_, s| match s.owner(family, daddr) {
-            Some(o) if o == uid => s.managed(uid).is_some_and(|m| s.interface_allowed(m, dif as u32)),
-            Some(_) => false,
-            None => s.managed(uid).is_none(),
+        with_policy(net, true, |_, s| {
+            let t = s.tables();
+            verdict::receive(&t, t.subject(uid), family, daddr, dif as u32)
         })
     }
 }
 
-/// Output routes: a managed uid leaves only from its own addresses (the
-/// kernel's choice replaced by the closest one, a given one checked) and
-/// only through its interfaces; anyone else but root is told that a
-/// managed uid's address is reserved.
+/// Output routes: `verdict::route_source`; a rewrite is written back to
+/// `saddr`.
 ///
 /// # Safety
 ///
@@ -225,49 +218,45 @@ unsafe extern "C" fn route_saddr(
     saddr: *mut c_void,
     user_saddr: bool,
 ) -> c_int {
+    if verdict::exempt(uid) {
+        return 0;
+    }
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.
     let (Some((fam, dst)), Some((_, src))) =
-        (unsafe { (subject(uid, family, daddr), read_addr(family as u32, saddr)) })
+        (unsafe { (read_addr(family as u32, daddr), read_addr(family as u32, saddr)) })
     else {
         return 0;
     };
-    let oif = oif as u32;
     // SAFETY: the core passes the flow's live namespace.
     unsafe {
-        with_policy(net, 0, |_, s| {
-            let holder = (src != 0).then(|| s.owner(fam, src)).flatten();
-            let Some(m) = s.managed(uid) else {
-                return if holder.is_some() { RESERVED } else { 0 };
-            };
-            let c = m.counters;
-            if !s.interface_allowed(m, oif) {
-                Counters::bump(&c.sources_denied);
-                return neg(bindings::ENETUNREACH);
-            }
-            if holder == Some(uid) {
-                return 0;
-            }
-            if user_saddr {
-                Counters::bump(&c.sources_denied);
-                return neg(bindings::EADDRNOTAVAIL);
-            }
-            match policy::closest_source(s.entries_of(uid), fam, dst, oif) {
-                Some(p) => {
+        with_policy(net, 0, |state, s| {
+            let t = s.tables();
+            let who = t.subject(uid);
+            match verdict::route_source(&t, who, fam, dst, oif as u32, src, user_saddr) {
+                Source::Allow => 0,
+                Source::Reserved => RESERVED,
+                Source::Rewrite(addr, c) => {
                     // SAFETY: `saddr` holds an address of `family`.
-                    write_addr(fam, p.addr(), saddr);
-                    Counters::bump(&c.sources_rewritten);
+                    write_addr(fam, addr, saddr);
+                    charge(state, s, who, c);
                     0
                 }
-                None => {
-                    Counters::bump(&c.sources_denied);
-                    neg(bindings::EADDRNOTAVAIL)
+                Source::Deny(e, c) => {
+                    charge(state, s, who, c);
+                    neg(e)
                 }
             }
         })
     }
 }
 
-static OPS: CStatic<bindings::uoa_ops> = CStatic::uninit();
+/// The callbacks; the core only reads them.
+static OPS: bindings::uoa_ops = bindings::uoa_ops {
+    bind_check: Some(bind_check),
+    bind_disjoint: Some(bind_disjoint),
+    rcv_ok: Some(rcv_ok),
+    route_saddr: Some(route_saddr),
+};
 
 /// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands
 /// down before they go: once lookups are stock again a packet may reach
@@ -284,18 +273,8 @@ pub(crate) struct Registration(());
 
 impl Registration {
     pub(crate) fn register() -> Result<Self> {
-        let ops = bindings::uoa_ops {
-            bind_check: Some(bind_check),
-            bind_disjoint: Some(bind_disjoint),
-            rcv_ok: Some(rcv_ok),
-            route_saddr: Some(route_saddr),
-        };
-        // SAFETY: `OPS` is not registered yet (module init runs once), so
-        // nothing reads it while we write it.
-        unsafe { OPS.get().write(ops) };
-        // SAFETY: `OPS` is fully written and static; it stays registered
-        // until `drop`.
-        to_result(unsafe { bindings::uoa_register_ops(OPS.get()) })?;
+        // SAFETY: `OPS` is static; it stays registered until `drop`.
+        to_result(unsafe { bindings::uoa_register_ops(&OPS) })?;
         ACTIVE.store(true, Ordering::Release);
         Ok(Registration(()))
     }
@@ -306,6 +285,6 @@ impl Drop for Registration {
         ACTIVE.store(false, Ordering::Release);
         // SAFETY: `OPS` was registered by `register`; unregistering waits for
         // running callbacks (synchronize_rcu).
-        unsafe { bindings::uoa_unregister_ops(OPS.get()) };
+        unsafe { bindings::uoa_unregister_ops(&OPS) };
     }
 }

@@ -4,52 +4,48 @@
 //! socket hooks did not see (raw IP_HDRINCL headers, routes cached before a
 //! policy change), a packet from a managed uid's socket leaves only from
 //! that uid's address and through its interfaces, and one from another
-//! non-root uid's socket never from a managed uid's address. Anything else
-//! is dropped, counted, and the sender gets EPERM.
+//! non-root uid's socket never from a managed uid's address (the rule is
+//! `policy::verdict::local_out`). Anything else is dropped, counted, and the
+//! sender gets EPERM.
 
 use crate::{
-    cstatic::CStatic,
+    cstatic::CConst,
     hooks::{self, read_addr},
-    netns,
-    store::Counters,
+    policy::verdict::{self, Packet},
 };
 use core::ffi::c_void;
 use kernel::{bindings, error::to_result, ffi::c_uint, prelude::*};
 
-static OPS: CStatic<[bindings::nf_hook_ops; 2]> = CStatic::uninit();
-
-/// `NF_DROP_ERR(-EPERM)`: drop, and let the sender's call fail with EPERM.
-const DROP_EPERM: c_uint = (bindings::EPERM << 16) | bindings::NF_DROP;
-
-/// Fills the hook descriptions; called once before any namespace uses them.
-pub(crate) fn init() {
-    let ops = |pf: u32, priority: i32| {
-        let mut o = bindings::nf_hook_ops::default();
-        o.hook = Some(local_out);
-        o.pf = pf as u8;
-        o.hooknum = bindings::nf_inet_hooks_NF_INET_LOCAL_OUT;
-        // Just after the filter table: an admin's own rules come first.
-        o.priority = priority + 1;
-        o
-    };
-    let all = [
-        ops(bindings::NFPROTO_IPV4, bindings::nf_ip_hook_priorities_NF_IP_PRI_FILTER),
-        ops(bindings::NFPROTO_IPV6, bindings::nf_ip6_hook_priorities_NF_IP6_PRI_FILTER),
-    ];
-    // SAFETY: module init runs this before the pernet registration, so no
-    // namespace has registered `OPS` yet and nothing reads it.
-    unsafe { OPS.get().write(all) };
+/// The hook at LOCAL_OUT of `pf`, just after the filter table's
+/// `priority`: an admin's own rules come first.
+const fn hook(pf: u32, priority: i32) -> bindings::nf_hook_ops {
+    bindings::nf_hook_ops {
+        hook: Some(local_out),
+        pf: pf as u8,
+        hooknum: bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
+        priority: priority + 1,
+        // SAFETY: all-zero is a valid `nf_hook_ops` (an unlinked list head,
+        // no device, no private data, NF_HOOK_OP_UNDEFINED).
+        ..unsafe { core::mem::zeroed() }
+    }
 }
+
+/// The hooks; netfilter only reads them (it copies what it needs per
+/// namespace).
+static OPS: CConst<[bindings::nf_hook_ops; 2]> = CConst([
+    hook(bindings::NFPROTO_IPV4, bindings::nf_ip_hook_priorities_NF_IP_PRI_FILTER),
+    hook(bindings::NFPROTO_IPV6, bindings::nf_ip6_hook_priorities_NF_IP6_PRI_FILTER),
+]);
 
 /// Registers the hooks in `net` (pernet init).
 ///
 /// # Safety
 ///
-/// `net` must be a namespace being initialised, after [`init`].
+/// `net` must be a namespace being initialised.
 pub(crate) unsafe fn register(net: *mut bindings::net) -> Result {
-    // SAFETY: `OPS` is static and filled; the kernel keeps a reference per
-    // namespace until `unregister`.
-    to_result(unsafe { bindings::nf_register_net_hooks(net, OPS.get().cast(), 2) })
+    // SAFETY: `OPS` is static; the kernel keeps a reference per namespace
+    // until `unregister`.
+    to_result(unsafe { bindings::nf_register_net_hooks(net, OPS.as_ptr().cast(), 2) })
 }
 
 /// Unregisters the hooks from `net` (pernet exit).
@@ -59,7 +55,7 @@ pub(crate) unsafe fn register(net: *mut bindings::net) -> Result {
 /// `register` must have succeeded for `net`.
 pub(crate) unsafe fn unregister(net: *mut bindings::net) {
     // SAFETY: registered for `net`, per the contract.
-    unsafe { bindings::nf_unregister_net_hooks(net, OPS.get().cast(), 2) };
+    unsafe { bindings::nf_unregister_net_hooks(net, OPS.as_ptr().cast(), 2) };
 }
 
 /// The LOCAL_OUT hook.
@@ -87,7 +83,7 @@ unsafe extern "C" fn local_out(
             return bindings::NF_ACCEPT;
         }
         let uid = (*sk).sk_uid.val;
-        if uid == 0 {
+        if verdict::exempt(uid) {
             return bindings::NF_ACCEPT;
         }
         let st = &*state;
@@ -106,19 +102,18 @@ unsafe extern "C" fn local_out(
     };
     // SAFETY: the hook is registered in `net` only while the pernet state
     // exists, and `net` is alive while its packets are.
-    let state = unsafe { netns::state(net) };
-    state.store.read(|s| {
-        let Some(s) = s else {
-            return bindings::NF_ACCEPT;
-        };
-        let holder = s.owner(family, src);
-        let counter = match s.managed(uid) {
-            Some(m) if holder == Some(uid) && s.interface_allowed(m, out) => return bindings::NF_ACCEPT,
-            Some(m) => &m.counters.packets_dropped,
-            None if holder.is_none() => return bindings::NF_ACCEPT,
-            None => &state.others.packets_dropped,
-        };
-        Counters::bump(counter);
-        DROP_EPERM
-    })
+    unsafe {
+        hooks::with_policy(net, bindings::NF_ACCEPT, |state, s| {
+            let t = s.tables();
+            let who = t.subject(uid);
+            match verdict::local_out(&t, who, family, src, out) {
+                Packet::Accept => bindings::NF_ACCEPT,
+                Packet::Drop(e, c) => {
+                    hooks::charge(state, s, who, c);
+                    // NF_DROP_ERR(-e): drop, and fail the sender's call with e.
+                    ((e.get() as c_uint) << 16) | bindings::NF_DROP
+                }
+            }
+        })
+    }
 }

@@ -4,7 +4,9 @@
 //! `include/net/netns/generic.h`).
 //!
 //! The kernel allocates a zeroed [`NetState`] for every namespace, existing
-//! and new, and frees it after the namespace's last user is gone.
+//! and new, and frees it after the namespace's last user is gone; pernet
+//! `init` initialises the store's writer lock in it before anything else
+//! sees the namespace.
 
 use crate::{
     cstatic::CStatic,
@@ -14,7 +16,8 @@ use crate::{
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
-/// UOA's state in one network namespace. All-zero is its initial value.
+/// UOA's state in one network namespace: all-zero, then `init` sets up
+/// `store`.
 #[repr(C)]
 pub(crate) struct NetState {
     status_requests: AtomicU64,
@@ -66,7 +69,6 @@ pub(crate) struct Registration(());
 
 impl Registration {
     pub(crate) fn register() -> Result<Self> {
-        netfilter::init();
         let ops = bindings::pernet_operations {
             id: NET_ID.as_ptr(),
             size: core::mem::size_of::<NetState>(),
@@ -85,15 +87,26 @@ impl Registration {
     }
 }
 
-/// A namespace (or, at registration, each existing one) gets the
-/// netfilter catch-all.
+/// A namespace (or, at registration, each existing one) gets its store
+/// and the netfilter catch-all.
 ///
 /// # Safety
 ///
 /// Called by the pernet core only, for a namespace being set up.
 unsafe extern "C" fn init(net: *mut bindings::net) -> c_int {
-    // SAFETY: `net` is being initialised and `netfilter::init` ran before
-    // the registration.
+    // SAFETY: our pernet id is registered for `net`, whose zeroed
+    // `NetState` area nobody else uses until `init` returns; the store is
+    // initialised in place and never moves (the area is freed with `net`).
+    let slot = unsafe {
+        let state = bindings::net_generic(net, NET_ID.load(Ordering::Relaxed)).cast::<NetState>();
+        core::ptr::addr_of_mut!((*state).store)
+    };
+    // SAFETY: `slot` is valid for writes and pinned, as above.
+    match unsafe { Store::new().__pinned_init(slot) } {
+        Ok(()) => {}
+        Err(never) => match never {},
+    }
+    // SAFETY: `net` is being initialised.
     match unsafe { netfilter::register(net) } {
         Ok(()) => 0,
         Err(e) => e.to_errno(),

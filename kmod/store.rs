@@ -3,55 +3,61 @@
 //! A namespace's policy: an immutable [`Snapshot`] behind an RCU pointer.
 //!
 //! Readers load the pointer inside an RCU read-side section and use the
-//! snapshot without locks or counts. The writer builds a whole new snapshot,
-//! swaps it in, waits for a grace period and frees the old one. Writers are
-//! serialised by genetlink: the family does not set `parallel_ops`, so all
-//! of its handlers run under the genl mutex.
+//! snapshot without locks or counts. A writer holds the store's own mutex
+//! ([`Store::writer`]) while it builds a whole new snapshot, swaps it in,
+//! waits for a grace period and frees the old one; the namespace's exit
+//! unpublishes under the same mutex. Lockdep sees every writer.
 
-use crate::policy::{self, Entry, Family, Prefix, Range, Refusal, Replace, UidTable};
+use crate::policy::{
+    self,
+    verdict::{Counter, Managed, Tables},
+    Entry, Prefix, Range, Refusal, Replace, UidTable,
+};
 use crate::rcu;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use kernel::prelude::*;
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// What the hooks refused or changed for one uid (uapi UOA_A_COUNTER_*).
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) binds_denied: AtomicU64,
-    pub(crate) sources_denied: AtomicU64,
-    pub(crate) sources_rewritten: AtomicU64,
-    pub(crate) packets_dropped: AtomicU64,
+    binds_denied: AtomicU64,
+    sources_denied: AtomicU64,
+    sources_rewritten: AtomicU64,
+    packets_dropped: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    fn slot(&self, c: Counter) -> &AtomicU64 {
+        match c {
+            Counter::BindsDenied => &self.binds_denied,
+            Counter::SourcesDenied => &self.sources_denied,
+            Counter::SourcesRewritten => &self.sources_rewritten,
+            Counter::PacketsDropped => &self.packets_dropped,
+        }
     }
 
+    pub(crate) fn bump(&self, c: Counter) {
+        self.slot(c).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// In the order of the uapi's counter attributes.
+    pub(crate) const ORDER: [Counter; 4] =
+        [Counter::BindsDenied, Counter::SourcesDenied, Counter::SourcesRewritten, Counter::PacketsDropped];
+
     pub(crate) fn values(&self) -> [u64; 4] {
-        [&self.binds_denied, &self.sources_denied, &self.sources_rewritten, &self.packets_dropped]
-            .map(|c| c.load(Ordering::Relaxed))
+        Self::ORDER.map(|c| self.slot(c).load(Ordering::Relaxed))
     }
 
     fn add(&self, other: &Counters) {
-        let v = other.values();
-        let mine = [&self.binds_denied, &self.sources_denied, &self.sources_rewritten, &self.packets_dropped];
-        for (c, n) in mine.into_iter().zip(v) {
-            c.fetch_add(n, Ordering::Relaxed);
+        for c in Self::ORDER {
+            self.slot(c).fetch_add(other.slot(c).load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 }
 
-/// A managed uid as the data path sees it (from [`Snapshot::managed`]).
-#[derive(Clone, Copy)]
-pub(crate) struct Managed<'a> {
-    pub(crate) counters: &'a Counters,
-    uid: u32,
-    /// Whether its entries name interfaces (R1).
-    has_ifaces: bool,
-}
-
-/// One version of a namespace's policy, with its lookup indexes.
+/// One version of a namespace's policy, with its lookup indexes (the
+/// decisions on them are `policy::verdict`'s).
 pub(crate) struct Snapshot {
     entries: KVVec<Entry>,
     ranges: KVVec<Range>,
@@ -61,13 +67,11 @@ pub(crate) struct Snapshot {
     /// One per item of `uids`, same order.
     counters: KVVec<Counters>,
     /// One per item of `uids`: do the uid's entries name interfaces (R1)?
-    ifaces: KVVec<bool>,
+    interfaces: KVVec<bool>,
     /// Hash tables for O(1) lookups: indexes into `uids` and into `entries`
     /// (host entries only).
     uid_hash: KVVec<u32>,
     host_hash: KVVec<u32>,
-    /// Whether any entry is a block, so that an address missing from
-    /// `host_hash` may still be owned.
     has_blocks: bool,
 }
 
@@ -95,15 +99,26 @@ impl Snapshot {
         policy::build_uid_hash(&uids, &mut uid_hash).map_err(|_| EINVAL)?;
         let mut host_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(n), GFP_KERNEL)?;
         policy::build_host_hash(&entries, &mut host_hash).map_err(|_| EINVAL)?;
-        let mut ifaces = KVVec::from_elem(false, nu, GFP_KERNEL)?;
-        for e in entries.iter().filter(|e| e.ifindex != 0) {
-            if let Some(slot) = policy::find_uid(&uids, &uid_hash, e.uid).and_then(|i| ifaces.get_mut(i)) {
-                *slot = true;
-            }
-        }
+        let mut interfaces = KVVec::from_elem(false, nu, GFP_KERNEL)?;
+        policy::build_interfaces(&entries, &uids, &uid_hash, &mut interfaces);
         let has_blocks = entries.iter().any(|e| !e.prefix.is_host());
-        let snapshot = Snapshot { entries, ranges, uids, by_uid, counters, ifaces, uid_hash, host_hash, has_blocks };
+        let snapshot =
+            Snapshot { entries, ranges, uids, by_uid, counters, interfaces, uid_hash, host_hash, has_blocks };
         Ok(KBox::new(snapshot, GFP_KERNEL)?)
+    }
+
+    /// The snapshot as the policy's decisions read it.
+    pub(crate) fn tables(&self) -> Tables<'_> {
+        Tables {
+            entries: &self.entries,
+            ranges: &self.ranges,
+            uids: &self.uids,
+            by_uid: &self.by_uid,
+            interfaces: &self.interfaces,
+            uid_hash: &self.uid_hash,
+            host_hash: &self.host_hash,
+            has_blocks: self.has_blocks,
+        }
     }
 
     pub(crate) fn entries(&self) -> &[Entry] {
@@ -119,38 +134,14 @@ impl Snapshot {
         self.uids.iter().map(|u| u.uid).zip(self.counters.iter())
     }
 
-    /// `uid` if it is managed (its entries exist), with its counters. O(1).
-    pub(crate) fn managed(&self, uid: u32) -> Option<Managed<'_>> {
-        let i = policy::find_uid(&self.uids, &self.uid_hash, uid)?;
-        Some(Managed {
-            counters: self.counters.get(i)?,
-            uid,
-            has_ifaces: self.ifaces.get(i).copied().unwrap_or(false),
-        })
+    /// The `i`th managed uid and its counters.
+    pub(crate) fn uid_counter(&self, i: usize) -> Option<(u32, &Counters)> {
+        Some((self.uids.get(i)?.uid, self.counters.get(i)?))
     }
 
-    /// The uid that owns `addr`: O(1) for host entries, O(log n) when the
-    /// policy has blocks and `addr` is no host entry.
-    pub(crate) fn owner(&self, family: Family, addr: u128) -> Option<u32> {
-        match policy::find_host(&self.entries, &self.host_hash, family, addr) {
-            Some(e) => Some(e.uid),
-            None if self.has_blocks => policy::owner(&self.ranges, family, addr),
-            None => None,
-        }
-    }
-
-    /// R1: may managed `m` use interface `ifindex`? O(1) unless its
-    /// entries name interfaces, then O(k) in its entries.
-    pub(crate) fn interface_allowed(&self, m: Managed<'_>, ifindex: u32) -> bool {
-        ifindex == 0
-            || ifindex == policy::LOOPBACK_IFINDEX
-            || !m.has_ifaces
-            || policy::interface_allowed(self.entries_of(m.uid), ifindex)
-    }
-
-    /// The entries of `uid`. O(log n).
-    pub(crate) fn entries_of(&self, uid: u32) -> &[Entry] {
-        policy::entries_of(&self.by_uid, uid)
+    /// The counters of `m`, a managed uid of this snapshot.
+    pub(crate) fn counters(&self, m: Managed) -> Option<&Counters> {
+        self.counters.get(m.index)
     }
 
     /// Bytes allocated for this snapshot.
@@ -161,23 +152,28 @@ impl Snapshot {
             + self.ranges.capacity() * size_of::<Range>()
             + self.uids.capacity() * size_of::<UidTable>()
             + self.counters.capacity() * size_of::<Counters>()
-            + self.ifaces.capacity() * size_of::<bool>()
+            + self.interfaces.capacity() * size_of::<bool>()
             + (self.uid_hash.capacity() + self.host_hash.capacity()) * size_of::<u32>()
     }
 
     /// Adds the counts of `old` to the uids that are in both.
     fn carry_counters(&self, old: &Snapshot) {
+        let t = self.tables();
         for (uid, c) in old.uid_counters() {
-            if let Some(mine) = self.managed(uid) {
-                mine.counters.add(c);
+            if let Some(mine) = t.managed(uid).and_then(|m| self.counters(m)) {
+                mine.add(c);
             }
         }
     }
 }
 
-/// A namespace's policy. All-zero is an empty store.
+/// A namespace's policy.
 #[repr(C)]
+#[pin_data]
 pub(crate) struct Store {
+    /// Held by every writer: updates and the namespace's exit.
+    #[pin]
+    writer: Mutex<()>,
     /// The published snapshot; null while the policy is empty.
     current: AtomicPtr<Snapshot>,
     /// Unpublished by `retire`, freed by `free_retired`.
@@ -187,6 +183,16 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// An empty store.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Store {
+            writer <- new_mutex!((), "uoa_store_writer"),
+            current: AtomicPtr::new(ptr::null_mut()),
+            retired: AtomicPtr::new(ptr::null_mut()),
+            generation: AtomicU64::new(0),
+        })
+    }
+
     /// Runs `f` on the current snapshot (`None`: empty policy) under RCU.
     /// `f` must not sleep.
     pub(crate) fn read<R>(&self, f: impl FnOnce(Option<&Snapshot>) -> R) -> R {
@@ -203,16 +209,11 @@ impl Store {
     }
 
     /// Applies a batch (see `policy::apply`): all of it or, on a refusal or
-    /// an allocation failure, none of it. Sleeps. Callers must be serialised
-    /// (the genl mutex).
-    pub(crate) fn update(
-        &self,
-        replace: Replace,
-        removes: &mut [Prefix],
-        adds: &mut [Entry],
-    ) -> Result<(), Update> {
-        // Only writers replace the pointer and writers are serialised, so
-        // the current snapshot cannot be freed under us.
+    /// an allocation failure, none of it. Sleeps.
+    pub(crate) fn update(&self, replace: Replace, removes: &mut [Prefix], adds: &mut [Entry]) -> Result<(), Update> {
+        let _writer = self.writer.lock();
+        // Only writers replace the pointer and we hold the writers' lock,
+        // so the current snapshot cannot be freed under us.
         let cur = self.current.load(Ordering::Acquire);
         // SAFETY: as above, `cur` stays alive until we replace it.
         let entries = unsafe { cur.as_ref() }.map_or(&[][..], |s| s.entries());
@@ -220,15 +221,10 @@ impl Store {
         let alloc_err = |e: kernel::alloc::AllocError| Update::Error(e.into());
         let mut out = KVVec::from_elem(Entry::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
         let mut pairs = KVVec::from_elem(UidTable::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
-        let n = policy::apply(entries, replace, removes, adds, &mut out, &mut pairs)
-            .map_err(Update::Refused)?;
+        let n = policy::apply(entries, replace, removes, adds, &mut out, &mut pairs).map_err(Update::Refused)?;
         // SAFETY: `apply` wrote `n` items; the rest are `Copy` values.
         unsafe { out.set_len(n) };
-        let new = if n == 0 {
-            ptr::null_mut()
-        } else {
-            KBox::into_raw(Snapshot::new(out).map_err(Update::Error)?)
-        };
+        let new = if n == 0 { ptr::null_mut() } else { KBox::into_raw(Snapshot::new(out).map_err(Update::Error)?) };
         let old = self.current.swap(new, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if !old.is_null() {
@@ -237,7 +233,7 @@ impl Store {
             // period, no reader can still see it.
             let old = unsafe { KBox::from_raw(old) };
             // SAFETY: `new` is the published snapshot; only writers replace
-            // it, and we are the writer.
+            // it, and we hold the writers' lock.
             if let Some(new) = unsafe { new.as_ref() } {
                 // No reader counts into `old` any more: keep its counts.
                 new.carry_counters(&old);
@@ -249,12 +245,14 @@ impl Store {
     /// Unpublishes the policy when the namespace starts to go away (pernet
     /// `pre_exit`); the kernel waits for a grace period before `exit`.
     pub(crate) fn retire(&self) {
+        let _writer = self.writer.lock();
         let old = self.current.swap(ptr::null_mut(), Ordering::AcqRel);
         self.retired.store(old, Ordering::Release);
     }
 
     /// Frees what `retire` unpublished (pernet `exit`).
     pub(crate) fn free_retired(&self) {
+        let _writer = self.writer.lock();
         let old = self.retired.swap(ptr::null_mut(), Ordering::AcqRel);
         if !old.is_null() {
             // SAFETY: `old` came from `KBox::into_raw`; it was unpublished in

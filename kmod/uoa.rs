@@ -31,6 +31,9 @@ module! {
     author: "UOA developers",
     description: "Per-user addresses and routing tables",
     license: "GPL",
+    // MODULE_ALIAS_GENL_FAMILY("uoa"): the first request to the family
+    // (uoamap, uoa-route) loads the module.
+    alias: ["net-pf-16-proto-16-family-uoa"],
 }
 
 struct Uoa {

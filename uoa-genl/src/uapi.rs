@@ -1,4 +1,5 @@
 //! Mirror of `include/uapi/linux/uoa.h`: same names, same numbers.
+//! `cargo test` checks it against the header in patches/ (see uapi/tests.rs).
 
 use neli::neli_enum;
 
@@ -64,3 +65,6 @@ pub enum CounterAttr {
     PacketsDropped = 6,
 }
 impl neli::consts::genl::NlAttrType for CounterAttr {}
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,10 @@
 //! - a uid has one table and a table one uid;
 //! - no uid 0, no table 0, 253, 254 or 255; no IPv4-mapped IPv6 prefix;
 //! - no prefix twice.
+//!
+//! [`verdict`] holds what the kernel decides at each hook (bind, port
+//! sharing, receive, source choice and check, LOCAL_OUT) as pure functions
+//! of a snapshot's [`verdict::Tables`]: the module's hooks only call them.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -369,11 +373,10 @@ pub fn apply(
     let mut rm = removes.iter().peekable();
     let mut add = adds.iter().peekable();
     for cur in current.iter().filter(|e| !replace.drops(e)) {
-        while let Some(r) = rm.peek() {
-            match r.sort_key().cmp(&cur.prefix.sort_key()) {
-                Ordering::Less => return Err(Refusal::NotFound(**r)),
-                Ordering::Equal => break,
-                Ordering::Greater => break,
+        // Removals are sorted: one below `cur` matches nothing.
+        if let Some(r) = rm.peek() {
+            if r.sort_key() < cur.prefix.sort_key() {
+                return Err(Refusal::NotFound(**r));
             }
         }
         if rm.peek().is_some_and(|r| **r == cur.prefix) {
@@ -595,30 +598,8 @@ pub fn closest_source(own: &[Entry], family: Family, dst: u128, oif: u32) -> Opt
     best.map(|(_, _, p)| p)
 }
 
-/// Whether one of a uid's entries covers `addr`. O(k).
-pub fn owns(own: &[Entry], family: Family, addr: u128) -> bool {
-    own.iter().any(|e| e.prefix.contains(family, addr))
-}
-
 /// The loopback interface's index in every namespace.
 pub const LOOPBACK_IFINDEX: u32 = 1;
-
-/// R1: may a uid with these entries use interface `ifindex` (0: none given)?
-/// A uid whose entries name no interface may use all; loopback is always
-/// allowed. O(k).
-pub fn interface_allowed(own: &[Entry], ifindex: u32) -> bool {
-    if ifindex == 0 || ifindex == LOOPBACK_IFINDEX {
-        return true;
-    }
-    let mut assigned = false;
-    for e in own {
-        if e.ifindex == ifindex {
-            return true;
-        }
-        assigned |= e.ifindex != 0;
-    }
-    !assigned
-}
 
 // ---- O(1) lookups for the data path ----
 //
@@ -692,6 +673,16 @@ pub fn build_uid_hash(uids: &[UidTable], table: &mut [u32]) -> Result<(), Refusa
     Ok(())
 }
 
+/// Fills `out` (one per item of `uids`) with whether the uid's entries
+/// name an interface (R1); `uid_table` is `uids`' hash table.
+pub fn build_interfaces(entries: &[Entry], uids: &[UidTable], uid_table: &[u32], out: &mut [bool]) {
+    for e in entries.iter().filter(|e| e.ifindex != 0) {
+        if let Some(slot) = find_uid(uids, uid_table, e.uid).and_then(|i| out.get_mut(i)) {
+            *slot = true;
+        }
+    }
+}
+
 /// The index of `uid` in `uids`, through its table. O(1).
 pub fn find_uid(uids: &[UidTable], table: &[u32], uid: u32) -> Option<usize> {
     probe(table, uid_hash(uid), |i| {
@@ -729,73 +720,9 @@ pub fn find_host<'a>(
     probe(table, addr_hash(family, addr), hit).and_then(|i| entries.get(i as usize))
 }
 
-/// Who owns a socket, as far as the policy is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Owner {
-    /// Unknown (a TIME_WAIT socket).
-    Unknown,
-    Root,
-    /// A uid with entries.
-    Managed(u32),
-    /// Any other uid.
-    Unmanaged(u32),
-}
-
-/// The local address of a bound socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bound {
-    /// A specific address.
-    Addr(Family, u128),
-    /// The wildcard of `family`; an IPv6 one that is not v6only covers IPv4
-    /// as well.
-    Any { family: Family, v6only: bool },
-}
-
-impl Bound {
-    fn covers_family(&self, f: Family) -> bool {
-        match *self {
-            Bound::Addr(family, _) => family == f,
-            Bound::Any { family, v6only } => family == f || (family == Family::V6 && !v6only),
-        }
-    }
-}
-
-/// Port conflicts: are the address sets of two sockets of different owners
-/// disjoint, so that they may share a port? A managed uid's wildcard stands
-/// for its own addresses, an unmanaged uid's for every address but the
-/// managed ones (which are reserved), root's for every address. `owner_of`
-/// tells who owns an address. `false` means "no opinion": stock rules.
-pub fn bind_disjoint(
-    a: (Owner, Bound),
-    b: (Owner, Bound),
-    owner_of: impl Fn(Family, u128) -> Option<u32>,
-) -> bool {
-    let uid = |o: Owner| match o {
-        Owner::Managed(u) | Owner::Unmanaged(u) => Some(u),
-        Owner::Root => Some(0),
-        Owner::Unknown => None,
-    };
-    if uid(a.0).is_some() && uid(a.0) == uid(b.0) {
-        return false;
-    }
-    // The wildcard side's view of one specific address.
-    let excludes = |who: Owner, family: Family, addr: u128| match who {
-        Owner::Managed(u) => owner_of(family, addr) != Some(u),
-        Owner::Unmanaged(_) => owner_of(family, addr).is_some(),
-        Owner::Root | Owner::Unknown => false,
-    };
-    match (a.1, b.1) {
-        // Two specific addresses: stock compares them.
-        (Bound::Addr(..), Bound::Addr(..)) => false,
-        (Bound::Addr(f, x), w @ Bound::Any { .. }) => !w.covers_family(f) || excludes(b.0, f, x),
-        (w @ Bound::Any { .. }, Bound::Addr(f, x)) => !w.covers_family(f) || excludes(a.0, f, x),
-        (Bound::Any { .. }, Bound::Any { .. }) => matches!(
-            (a.0, b.0),
-            (Owner::Managed(_), Owner::Managed(_) | Owner::Unmanaged(_))
-                | (Owner::Unmanaged(_), Owner::Managed(_))
-        ),
-    }
-}
+pub mod verdict;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdict_tests;

@@ -93,25 +93,62 @@ pub fn parse(text: &str) -> Result<Vec<Line>> {
 }
 
 /// The changes that turn `current` into `wanted`: removals of what differs
-/// or is gone, additions of what is new. Empty when they are equal.
+/// or is gone, in the order of `current`, then additions of what is new, in
+/// the order of `wanted`. Empty when they are equal. An entry whose uid,
+/// table or interface changed is a removal of its prefix and an addition
+/// (the kernel applies a batch's removals before its additions).
+///
+/// Sorts both sides and merges them, O((n + m) log(n + m)): a policy may
+/// have tens of thousands of entries.
 pub fn diff(current: &[Entry], wanted: &[Entry]) -> Vec<Change> {
-    let mut changes: Vec<Change> = current
+    let in_wanted = present_in(current, wanted);
+    let in_current = present_in(wanted, current);
+    let removals = current
         .iter()
-        .filter(|c| !wanted.contains(c))
-        .map(|c| Change::Remove(c.prefix))
-        .collect();
-    changes.extend(
-        wanted
-            .iter()
-            .filter(|w| !current.contains(w))
-            .map(|w| Change::Add(*w)),
-    );
-    changes
+        .zip(in_wanted)
+        .filter(|(_, kept)| !kept)
+        .map(|(c, _)| Change::Remove(c.prefix));
+    let additions = wanted
+        .iter()
+        .zip(in_current)
+        .filter(|(_, kept)| !kept)
+        .map(|(w, _)| Change::Add(*w));
+    removals.chain(additions).collect()
+}
+
+/// For each entry of `these`, whether `those` has an equal one.
+fn present_in(these: &[Entry], those: &[Entry]) -> Vec<bool> {
+    // Every field (the pattern is exhaustive), so that equal keys are equal
+    // entries.
+    fn key(e: &Entry) -> (Prefix, u32, u32, u32) {
+        let Entry {
+            prefix,
+            uid,
+            table,
+            ifindex,
+        } = *e;
+        (prefix, uid, table, ifindex)
+    }
+    let mut these_sorted: Vec<(_, usize)> = these.iter().map(key).zip(0..).collect();
+    these_sorted.sort_unstable();
+    let mut those_sorted: Vec<_> = those.iter().map(key).collect();
+    those_sorted.sort_unstable();
+    let mut present = vec![false; these.len()];
+    let mut rest = those_sorted.as_slice();
+    for (k, i) in these_sorted {
+        while rest.first().is_some_and(|t| *t < k) {
+            rest = &rest[1..];
+        }
+        present[i] = rest.first() == Some(&k);
+    }
+    present
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
+    use uoa_genl::Family;
 
     fn entry(p: &str, uid: u32, table: u32) -> Entry {
         Entry {
@@ -168,5 +205,189 @@ mod tests {
             diff(&[a, b], &[a, b_moved]),
             vec![Change::Remove(b.prefix), Change::Add(b_moved)]
         );
+    }
+
+    /// The O(n·m) definition that `diff` must keep to.
+    fn naive_diff(current: &[Entry], wanted: &[Entry]) -> Vec<Change> {
+        let mut changes: Vec<Change> = current
+            .iter()
+            .filter(|c| !wanted.contains(c))
+            .map(|c| Change::Remove(c.prefix))
+            .collect();
+        changes.extend(
+            wanted
+                .iter()
+                .filter(|w| !current.contains(w))
+                .map(|w| Change::Add(*w)),
+        );
+        changes
+    }
+
+    /// What the kernel makes of `current` after the batch `changes`: the
+    /// removals first, then the additions.
+    fn apply(current: &[Entry], changes: &[Change]) -> HashSet<Entry> {
+        let mut set: HashSet<Entry> = current.iter().copied().collect();
+        for change in changes {
+            if let Change::Remove(p) = change {
+                set.retain(|e| e.prefix != *p);
+            }
+        }
+        for change in changes {
+            if let Change::Add(e) = change {
+                set.insert(*e);
+            }
+        }
+        set
+    }
+
+    /// xorshift64: random enough, and the same every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        fn entry(&mut self, prefix: Prefix) -> Entry {
+            Entry {
+                prefix,
+                uid: 1000 + self.below(2) as u32,
+                table: 7 + self.below(2) as u32,
+                ifindex: self.below(2) as u32,
+            }
+        }
+    }
+
+    fn host(n: u32) -> Prefix {
+        Prefix::new(Family::V4, (0x0a00_0000 + n).into(), 32).unwrap()
+    }
+
+    #[test]
+    fn diff_of_65536_entries_is_fast_and_exact() {
+        const N: u32 = 65_536;
+        let current: Vec<Entry> = (0..N)
+            .map(|n| Entry {
+                prefix: host(n),
+                uid: 1000 + n % 100,
+                table: 2000 + n % 100,
+                ifindex: 0,
+            })
+            .collect();
+        // Wanted is listed backwards, loses 3 entries, changes 2 and gains 3.
+        let gone = [5, 40_000, N - 1];
+        let mut wanted: Vec<Entry> = current
+            .iter()
+            .rev()
+            .filter(|e| !gone.iter().any(|&g| e.prefix == host(g)))
+            .copied()
+            .collect();
+        let moved = Entry {
+            uid: 4242,
+            table: 4243,
+            ..current[7]
+        };
+        let rehomed = Entry {
+            ifindex: 3,
+            ..current[12_345]
+        };
+        for e in wanted.iter_mut() {
+            if e.prefix == moved.prefix {
+                *e = moved;
+            } else if e.prefix == rehomed.prefix {
+                *e = rehomed;
+            }
+        }
+        let new = [
+            entry("10.9.0.1", 1001, 2001),
+            entry("10.9.0.2", 1001, 2001),
+            entry("2001:db8::/64", 1002, 2002),
+        ];
+        wanted.extend(new);
+        assert_eq!(current.len(), N as usize);
+        assert_eq!(wanted.len(), N as usize);
+
+        assert_eq!(
+            diff(&current, &wanted),
+            vec![
+                Change::Remove(host(5)),
+                Change::Remove(host(7)),
+                Change::Remove(host(12_345)),
+                Change::Remove(host(40_000)),
+                Change::Remove(host(N - 1)),
+                Change::Add(rehomed),
+                Change::Add(moved),
+                Change::Add(new[0]),
+                Change::Add(new[1]),
+                Change::Add(new[2]),
+            ]
+        );
+        assert!(diff(&current, &current.iter().rev().copied().collect::<Vec<_>>()).is_empty());
+        assert_eq!(
+            apply(&current, &diff(&current, &wanted)),
+            wanted.iter().copied().collect()
+        );
+    }
+
+    #[test]
+    fn applying_the_diff_gives_what_is_wanted() {
+        // A few prefixes, two of them nested, and few uids, tables and
+        // interfaces, so that random policies often share entries.
+        let prefixes: Vec<Prefix> = [
+            "10.1.3.1",
+            "10.1.3.2",
+            "10.1.0.0/16",
+            "2001:db8::1",
+            "2001:db8::/64",
+        ]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2000 {
+            // The kernel's policy has each prefix at most once; a file may
+            // list anything, duplicates included.
+            let mut current = Vec::new();
+            for &p in &prefixes {
+                if rng.below(3) != 0 {
+                    current.push(rng.entry(p));
+                }
+            }
+            let mut wanted: Vec<Entry> = (0..rng.below(7))
+                .map(|_| {
+                    let p = prefixes[rng.below(prefixes.len())];
+                    rng.entry(p)
+                })
+                .collect();
+            for _ in 0..rng.below(3) {
+                if !current.is_empty() {
+                    let at = rng.below(wanted.len() + 1);
+                    wanted.insert(at, current[rng.below(current.len())]);
+                }
+            }
+
+            let changes = diff(&current, &wanted);
+            assert_eq!(
+                changes,
+                naive_diff(&current, &wanted),
+                "{current:?} -> {wanted:?}"
+            );
+            assert_eq!(
+                apply(&current, &changes),
+                wanted.iter().copied().collect(),
+                "{current:?} -> {wanted:?}: {changes:?}"
+            );
+            let first_add = changes.iter().position(|c| matches!(c, Change::Add(_)));
+            assert!(
+                changes[first_add.unwrap_or(changes.len())..]
+                    .iter()
+                    .all(|c| matches!(c, Change::Add(_))),
+                "removals come first: {changes:?}"
+            );
+            assert!(diff(&current, &current).is_empty());
+            assert!(diff(&wanted, &wanted).is_empty());
+        }
     }
 }

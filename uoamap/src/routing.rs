@@ -190,7 +190,7 @@ impl Rtnl {
                     .iter()
                     .any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref())
                 {
-                    found = Some((*a.ifa_index() as u32, *a.ifa_prefixlen()));
+                    found = Some((*a.ifa_index(), *a.ifa_prefixlen()));
                 }
             }
         }
