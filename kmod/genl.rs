@@ -17,6 +17,8 @@ use bindings::{
     uoa_attr_UOA_A_OPTIONS as A_OPTIONS, uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_UID as A_UID,
     uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
     uoa_counter_attr_UOA_A_COUNTER_PACKETS_DROPPED as C_PACKETS_DROPPED, uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD,
+    uoa_counter_attr_UOA_A_COUNTER_ROUTES_CHANGED as C_ROUTES_CHANGED,
+    uoa_counter_attr_UOA_A_COUNTER_ROUTES_REFUSED as C_ROUTES_REFUSED,
     uoa_counter_attr_UOA_A_COUNTER_SOURCES_DENIED as C_SOURCES_DENIED,
     uoa_counter_attr_UOA_A_COUNTER_SOURCES_REWRITTEN as C_SOURCES_REWRITTEN, uoa_counter_attr_UOA_A_COUNTER_UID as C_UID,
     uoa_entry_attr_UOA_A_ENTRY_ADDR as E_ADDR,
@@ -233,7 +235,14 @@ fn put_counters(w: &mut Writer, uid: Option<u32>, c: &Counters) -> Result {
         if let Some(uid) = uid {
             w.put_u32(C_UID, uid)?;
         }
-        let kinds = [C_BINDS_DENIED, C_SOURCES_DENIED, C_SOURCES_REWRITTEN, C_PACKETS_DROPPED];
+        let kinds = [
+            C_BINDS_DENIED,
+            C_SOURCES_DENIED,
+            C_SOURCES_REWRITTEN,
+            C_PACKETS_DROPPED,
+            C_ROUTES_CHANGED,
+            C_ROUTES_REFUSED,
+        ];
         for (kind, value) in kinds.into_iter().zip(c.values()) {
             w.put_u64(kind, value, C_PAD)?;
         }

@@ -256,6 +256,9 @@ static OPS: bindings::uoa_ops = bindings::uoa_ops {
     bind_disjoint: Some(bind_disjoint),
     rcv_ok: Some(rcv_ok),
     route_saddr: Some(route_saddr),
+    rtnl_permit: Some(crate::route::rtnl_permit),
+    route_change: Some(crate::route::route_change),
+    route_table: Some(crate::route::route_table),
 };
 
 /// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands

@@ -296,11 +296,23 @@ impl<'a> Iterator for Attrs<'a> {
 pub(crate) struct Extack(*mut bindings::netlink_ext_ack);
 
 impl Extack {
+    /// # Safety
+    ///
+    /// `extack` must be null or the extack of a running request.
+    pub(crate) unsafe fn from_raw(extack: *mut bindings::netlink_ext_ack) -> Self {
+        Extack(extack)
+    }
+
+    /// Sets the message (NL_SET_ERR_MSG_FMT) and the attribute it is about.
+    pub(crate) fn say(self, attr: Option<&Attr<'_>>, msg: fmt::Arguments<'_>) {
+        // SAFETY: an `Extack` is only made from a running request's, or null.
+        unsafe { set_err(self.0, attr, msg) };
+    }
+
     /// Sets the message (NL_SET_ERR_MSG_FMT) and the attribute it is about,
     /// and returns `e` for the caller to fail with.
     pub(crate) fn refuse(self, attr: Option<&Attr<'_>>, e: Error, msg: fmt::Arguments<'_>) -> Error {
-        // SAFETY: an `Extack` is only made from a running request's, or null.
-        unsafe { set_err(self.0, attr, msg) };
+        self.say(attr, msg);
         e
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Counters {
     sources_denied: AtomicU64,
     sources_rewritten: AtomicU64,
     packets_dropped: AtomicU64,
+    routes_changed: AtomicU64,
+    routes_refused: AtomicU64,
 }
 
 impl Counters {
@@ -34,6 +36,8 @@ impl Counters {
             Counter::SourcesDenied => &self.sources_denied,
             Counter::SourcesRewritten => &self.sources_rewritten,
             Counter::PacketsDropped => &self.packets_dropped,
+            Counter::RoutesChanged => &self.routes_changed,
+            Counter::RoutesRefused => &self.routes_refused,
         }
     }
 
@@ -42,10 +46,16 @@ impl Counters {
     }
 
     /// In the order of the uapi's counter attributes.
-    pub(crate) const ORDER: [Counter; 4] =
-        [Counter::BindsDenied, Counter::SourcesDenied, Counter::SourcesRewritten, Counter::PacketsDropped];
+    pub(crate) const ORDER: [Counter; 6] = [
+        Counter::BindsDenied,
+        Counter::SourcesDenied,
+        Counter::SourcesRewritten,
+        Counter::PacketsDropped,
+        Counter::RoutesChanged,
+        Counter::RoutesRefused,
+    ];
 
-    pub(crate) fn values(&self) -> [u64; 4] {
+    pub(crate) fn values(&self) -> [u64; 6] {
         Self::ORDER.map(|c| self.slot(c).load(Ordering::Relaxed))
     }
 

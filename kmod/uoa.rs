@@ -20,6 +20,7 @@ mod netns;
 #[allow(unused_attributes, unreachable_pub, missing_docs, dead_code)]
 mod policy;
 mod rcu;
+mod route;
 mod store;
 
 /// Module version, reported by `UOA_CMD_GET_STATUS`.

@@ -74,7 +74,8 @@ def test_counters_per_uid():
         text = uoa.uoamap("show -s", netns=NS).stdout
         c = after[U11]
         line = (f"uid {U11} (u11): binds denied {c['binds_denied']}, sources denied {c['sources_denied']}, "
-                f"sources rewritten {c['sources_rewritten']}, packets dropped {c['packets_dropped']}")
+                f"sources rewritten {c['sources_rewritten']}, packets dropped {c['packets_dropped']}, "
+                f"routes changed {c['routes_changed']}, routes refused {c['routes_refused']}")
         assert line in text.splitlines(), text
         # A user reads its own counters only.
         mine = uoa.uoamap_json("show -s", uid=U11, netns=NS)

@@ -29,18 +29,6 @@ def ip(args):
     return uoa.sh(f"ip {args}", netns=NS).stdout
 
 
-def connect_udp(family, addr):
-    """connect() of a UDP socket: a route lookup as the caller, no packet."""
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        s.connect((addr, 9))
-        return s.getsockname()[0]
-    except OSError as e:
-        return e.errno
-    finally:
-        s.close()
-
-
 def test_rules_and_table_follow_the_entries():
     setup()
     try:
@@ -65,17 +53,20 @@ def test_rules_and_table_follow_the_entries():
 
         # The managed uid's own lookups use its table, and miss nothing into main.
         got = uoa.sh("ip route get 10.1.3.77", uid=U11, netns=NS).stdout
+        # The uid sees its table as main (R4); root sees which one it is.
+        assert "table" not in got and "src 10.1.3.1" in got, got
+        got = ip("route get 10.1.3.77 uid 1011")
         assert "table 32811" in got and "src 10.1.3.1" in got, got
         miss = uoa.sh("ip route get 10.9.9.9", uid=U11, netns=NS, check=False)
         assert miss.returncode != 0 and "unreachable" in miss.stderr.lower(), (miss.stdout, miss.stderr)
-        got = uoa.run_as(connect_udp, socket.AF_INET, "10.9.9.9", uid=U11, netns=NS)
+        got = uoa.run_as(uoa.connect_udp, socket.AF_INET, "10.9.9.9", uid=U11, netns=NS)
         assert got == errno.ENETUNREACH, got
-        got = uoa.run_as(connect_udp, socket.AF_INET, "10.1.3.77", uid=U11, netns=NS)
+        got = uoa.run_as(uoa.connect_udp, socket.AF_INET, "10.1.3.77", uid=U11, netns=NS)
         assert got == "10.1.3.1", got
         # Root and an unmanaged uid still route by main.
         got = uoa.sh("ip route get 10.9.9.9", uid=U13, netns=NS).stdout
         assert "table" not in got, got
-        got = uoa.run_as(connect_udp, socket.AF_INET, "10.9.9.9", uid=U13, netns=NS)
+        got = uoa.run_as(uoa.connect_udp, socket.AF_INET, "10.9.9.9", uid=U13, netns=NS)
         assert got == "10.1.5.1", got
         got = ip("route get 10.9.9.9")
         assert "dev dummy0" in got, got

@@ -211,6 +211,19 @@ def u64(b):
     return struct.unpack("=Q", b)[0]
 
 
+def connect_udp(family, addr):
+    """connect() of a UDP socket: a route lookup as the caller, no packet.
+    Returns the source address the kernel chose, or the errno."""
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        s.connect((addr, 9))
+        return s.getsockname()[0]
+    except OSError as e:
+        return e.errno
+    finally:
+        s.close()
+
+
 # --- running Python code as another uid in another netns ---
 
 CLONE_NEWNET = 0x40000000
@@ -437,7 +450,8 @@ def sysctl(name, value, netns=None):
 UOA_CMD_GET_COUNTERS, UOA_CMD_SET_OPTIONS = 4, 5
 UOA_A_OPTIONS, UOA_A_COUNTERS = 11, 12
 UOA_A_COUNTER_UID = 2
-COUNTER_NAMES = {3: "binds_denied", 4: "sources_denied", 5: "sources_rewritten", 6: "packets_dropped"}
+COUNTER_NAMES = {3: "binds_denied", 4: "sources_denied", 5: "sources_rewritten", 6: "packets_dropped",
+                 7: "routes_changed", 8: "routes_refused"}
 UOA_OPT_LOW_PORTS = 1
 
 

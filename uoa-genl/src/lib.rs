@@ -74,6 +74,25 @@ pub struct Counters {
     pub sources_denied: u64,
     pub sources_rewritten: u64,
     pub packets_dropped: u64,
+    pub routes_changed: u64,
+    pub routes_refused: u64,
+}
+
+impl std::fmt::Display for Counters {
+    /// One line, as `uoamap show -s` and `uoa-route show -s` print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "binds denied {}, sources denied {}, sources rewritten {}, packets dropped {}, \
+             routes changed {}, routes refused {}",
+            self.binds_denied,
+            self.sources_denied,
+            self.sources_rewritten,
+            self.packets_dropped,
+            self.routes_changed,
+            self.routes_refused
+        )
+    }
 }
 
 impl Counters {
@@ -95,6 +114,8 @@ impl Counters {
                 "UOA_A_COUNTER_SOURCES_REWRITTEN",
             )?,
             packets_dropped: get(CounterAttr::PacketsDropped, "UOA_A_COUNTER_PACKETS_DROPPED")?,
+            routes_changed: get(CounterAttr::RoutesChanged, "UOA_A_COUNTER_ROUTES_CHANGED")?,
+            routes_refused: get(CounterAttr::RoutesRefused, "UOA_A_COUNTER_ROUTES_REFUSED")?,
         })
     }
 
@@ -550,7 +571,7 @@ mod tests {
         b.extend(attr(UoaAttr::StatusMemory.into(), &640u64.to_ne_bytes()));
         b.extend(attr(UoaAttr::Options.into(), &1u32.to_ne_bytes()));
         let mut counters = Vec::new();
-        for (kind, n) in [(3u16, 7u64), (4, 0), (5, 0), (6, 2)] {
+        for (kind, n) in [(3u16, 7u64), (4, 0), (5, 0), (6, 2), (7, 0), (8, 1)] {
             counters.extend(attr(CounterAttr::Pad.into(), b""));
             counters.extend(attr(kind, &n.to_ne_bytes()));
         }
@@ -575,6 +596,7 @@ mod tests {
                     uid: None,
                     binds_denied: 7,
                     packets_dropped: 2,
+                    routes_refused: 1,
                     ..Counters::default()
                 },
             }

@@ -63,6 +63,8 @@ pub enum CounterAttr {
     SourcesDenied = 4,
     SourcesRewritten = 5,
     PacketsDropped = 6,
+    RoutesChanged = 7,
+    RoutesRefused = 8,
 }
 impl neli::consts::genl::NlAttrType for CounterAttr {}
 

@@ -16,6 +16,7 @@
 //! [`verdict`] holds what the kernel decides at each hook (bind, port
 //! sharing, receive, source choice and check, LOCAL_OUT) as pure functions
 //! of a snapshot's [`verdict::Tables`]: the module's hooks only call them.
+//! [`route`] does the same for route delegation (R4) over rtnetlink.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -86,6 +87,8 @@ impl Prefix {
     pub const fn family(&self) -> Family {
         self.family
     }
+    // The prefix length, not a count: there is no "empty" prefix.
+    #[allow(clippy::len_without_is_empty)]
     pub const fn len(&self) -> u8 {
         self.len
     }
@@ -720,8 +723,11 @@ pub fn find_host<'a>(
     probe(table, addr_hash(family, addr), hit).and_then(|i| entries.get(i as usize))
 }
 
+pub mod route;
 pub mod verdict;
 
+#[cfg(test)]
+mod route_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -49,6 +49,10 @@ pub enum Counter {
     SourcesDenied,
     SourcesRewritten,
     PacketsDropped,
+    /// Route changes let through to the uid's own table (R4).
+    RoutesChanged,
+    /// Route and other rtnetlink changes refused (R4).
+    RoutesRefused,
 }
 
 /// A managed uid as one snapshot knows it: `index` is its position in the
@@ -56,6 +60,8 @@ pub enum Counter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Managed {
     pub uid: u32,
+    /// Its routing table.
+    pub table: u32,
     pub index: usize,
     /// Whether its entries name interfaces (R1).
     pub has_interfaces: bool,
@@ -128,6 +134,7 @@ impl<'a> Tables<'a> {
         let index = find_uid(self.uids, self.uid_hash, uid)?;
         Some(Managed {
             uid,
+            table: self.uids.get(index)?.table,
             index,
             has_interfaces: self.interfaces.get(index).copied().unwrap_or(false),
         })
@@ -141,6 +148,11 @@ impl<'a> Tables<'a> {
             None if self.has_blocks => owner(self.ranges, family, addr),
             None => None,
         }
+    }
+
+    /// The uid whose table is `table`. O(n): for messages only.
+    pub fn table_owner(&self, table: u32) -> Option<u32> {
+        self.uids.iter().find(|u| u.table == table).map(|u| u.uid)
     }
 
     /// The entries of `m`. O(log n).

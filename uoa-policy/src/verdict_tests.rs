@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 /// A snapshot's tables built from a list the way the module builds them
 /// (`kmod/store.rs`, `Snapshot::new`), in `Vec`s.
-struct Host {
+pub(crate) struct Host {
     entries: Vec<Entry>,
     ranges: Vec<Range>,
     uids: Vec<UidTable>,
@@ -19,7 +19,7 @@ struct Host {
 
 impl Host {
     /// The tables of `adds` applied to an empty policy (which must accept them).
-    fn new(adds: &[Entry]) -> Self {
+    pub(crate) fn new(adds: &[Entry]) -> Self {
         let (mut removes, mut adds) = (Vec::new(), adds.to_vec());
         let mut out = vec![Entry::default(); adds.len()];
         let mut pairs = vec![UidTable::default(); adds.len()];
@@ -62,7 +62,7 @@ impl Host {
         }
     }
 
-    fn tables(&self) -> Tables<'_> {
+    pub(crate) fn tables(&self) -> Tables<'_> {
         Tables {
             entries: &self.entries,
             ranges: &self.ranges,
@@ -76,12 +76,12 @@ impl Host {
     }
 }
 
-fn at(s: &str) -> (Family, u128) {
+pub(crate) fn at(s: &str) -> (Family, u128) {
     let p: Prefix = s.parse().unwrap();
     (p.family(), p.addr())
 }
 
-fn e(p: &str, uid: u32, table: u32, ifindex: u32) -> Entry {
+pub(crate) fn e(p: &str, uid: u32, table: u32, ifindex: u32) -> Entry {
     Entry {
         prefix: p.parse().unwrap(),
         uid,
@@ -93,14 +93,14 @@ fn e(p: &str, uid: u32, table: u32, ifindex: u32) -> Entry {
 // The namespace of these tests: U = 1011 with two IPv4 and one IPv6
 // address; 1012 with a block and a host address; 1013 with an address on
 // interface 3 (R1); 1014 unmanaged. 10.9.9.9 is nobody's.
-const U: u32 = 1011;
-const OTHER: u32 = 1012;
-const R1: u32 = 1013;
-const UNMANAGED: u32 = 1014;
-const ETH0: u32 = 2;
-const ETH1: u32 = 3;
+pub(crate) const U: u32 = 1011;
+pub(crate) const OTHER: u32 = 1012;
+pub(crate) const R1: u32 = 1013;
+pub(crate) const UNMANAGED: u32 = 1014;
+pub(crate) const ETH0: u32 = 2;
+pub(crate) const ETH1: u32 = 3;
 
-fn fixture() -> Host {
+pub(crate) fn fixture() -> Host {
     Host::new(&[
         e("10.1.3.1", U, 100, 0),
         e("10.1.7.1", U, 100, 0),

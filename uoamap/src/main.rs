@@ -123,13 +123,6 @@ fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn counters_line(c: &Counters) -> String {
-    format!(
-        "binds denied {}, sources denied {}, sources rewritten {}, packets dropped {}",
-        c.binds_denied, c.sources_denied, c.sources_rewritten, c.packets_dropped
-    )
-}
-
 fn print_counters(entries: &[Entry], counters: &[Counters], json: bool) -> Result<()> {
     if json {
         #[derive(Serialize)]
@@ -147,11 +140,7 @@ fn print_counters(entries: &[Entry], counters: &[Counters], json: bool) -> Resul
     print_entries(entries, false)?;
     for c in counters {
         let uid = c.uid.unwrap_or_default();
-        println!(
-            "uid {uid} ({}): {}",
-            names::user_name(uid),
-            counters_line(c)
-        );
+        println!("uid {uid} ({}): {}", names::user_name(uid), c);
     }
     Ok(())
 }
@@ -166,7 +155,7 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
     };
     client.set(replace, changes)?;
     if !cli.no_routing {
-        routing::Rtnl::connect()?.sync(&before, &client.entries(None)?)?;
+        routing::PolicyRouting::connect()?.sync(&before, &client.entries(None)?)?;
     }
     Ok(())
 }
@@ -287,7 +276,7 @@ fn run(cli: &Cli) -> Result<()> {
                 );
                 let low_ports = status.options & uapi::OPT_LOW_PORTS != 0;
                 println!("low-ports: {}", if low_ports { "on" } else { "off" });
-                println!("unmanaged users: {}", counters_line(&status.others));
+                println!("unmanaged users: {}", status.others);
                 println!("status requests: {}", status.status_requests);
             }
         }

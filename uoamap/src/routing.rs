@@ -11,54 +11,25 @@
 //! and T holds the connected route of each of U's addresses that is
 //! configured on an interface.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use neli::{
     consts::{
         nl::NlmF,
-        rtnl::{FrAct, Frattr, Ifa, RtAddrFamily, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot},
-        socket::NlFamily,
+        rtnl::{FrAct, Frattr, Ifa, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot},
     },
-    err::RouterError,
-    nl::{NlPayload, Nlmsghdr},
-    router::synchronous::NlRouter,
-    rtnl::{
-        Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, RtattrBuilder, Rtmsg,
-        RtmsgBuilder,
-    },
+    rtnl::{Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, Rtmsg},
     types::{Buffer, RtBuffer},
-    utils::Groups,
 };
 use std::collections::BTreeSet;
 use uoa_genl::{Entry, Family, Prefix};
+use uoa_rtnl::{
+    af, attr,
+    errno::{EEXIST, ENOENT, ESRCH},
+    prefix_bytes, rtmsg, Rtnl,
+};
 
 pub const PREF_LOOKUP: u32 = 1000;
 pub const PREF_UNREACHABLE: u32 = 1001;
-const EEXIST: i32 = 17;
-const ENOENT: i32 = 2;
-const ESRCH: i32 = 3;
-
-fn af(f: Family) -> RtAddrFamily {
-    match f {
-        Family::V4 => RtAddrFamily::Inet,
-        Family::V6 => RtAddrFamily::Inet6,
-    }
-}
-
-fn attr<T: neli::consts::rtnl::RtaType, P: neli::Size + neli::ToBytes>(
-    kind: T,
-    payload: P,
-) -> Result<Rtattr<T, Buffer>> {
-    RtattrBuilder::default()
-        .rta_type(kind)
-        .rta_payload(payload)
-        .build()
-        .map_err(|e| anyhow!("{e}"))
-}
-
-fn addr_bytes(p: &Prefix) -> Buffer {
-    let (b, n) = p.to_bytes();
-    Buffer::from(b[..n].to_vec())
-}
 
 /// A rule as this module writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,20 +38,20 @@ enum Selector {
     From(Prefix),
 }
 
-pub struct Rtnl {
-    sock: NlRouter,
+/// Rules and tables of the managed uids, over one rtnetlink socket.
+pub struct PolicyRouting {
+    rtnl: Rtnl,
 }
 
-impl Rtnl {
+impl PolicyRouting {
     pub fn connect() -> Result<Self> {
-        let (sock, _) = NlRouter::connect(NlFamily::Route, None, Groups::empty())
-            .context("rtnetlink socket")?;
-        sock.enable_ext_ack(true).context("rtnetlink ext ack")?;
-        Ok(Rtnl { sock })
+        Ok(PolicyRouting {
+            rtnl: Rtnl::connect()?,
+        })
     }
 
     /// Sends one request and waits for its ack; `ok_errnos` count as done.
-    fn call<P: neli::Size + neli::ToBytes + std::fmt::Debug>(
+    fn call<P: neli::Size + neli::ToBytes>(
         &self,
         what: &str,
         kind: Rtm,
@@ -88,25 +59,10 @@ impl Rtnl {
         msg: P,
         ok_errnos: &[i32],
     ) -> Result<()> {
-        let replies = self
-            .sock
-            .send::<_, _, Rtm, Buffer>(kind, flags | NlmF::ACK, NlPayload::Payload(msg))
-            .map_err(|e| anyhow!("{what}: {e}"))?;
-        for r in replies {
-            let r: Result<Nlmsghdr<Rtm, Buffer>, _> = r;
-            match r {
-                Ok(_) => {}
-                Err(RouterError::Nlmsgerr(e)) if ok_errnos.contains(&-e.error()) => {}
-                Err(RouterError::Nlmsgerr(e)) => {
-                    return Err(anyhow!(
-                        "{what}: {}",
-                        std::io::Error::from_raw_os_error(-e.error())
-                    ))
-                }
-                Err(e) => return Err(anyhow!("{what}: {e}")),
-            }
+        match self.rtnl.call(kind, flags, &msg) {
+            Err(e) if !e.is_errno(ok_errnos) => Err(anyhow!("{what}: {e}")),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn rule(&self, add: bool, family: Family, pref: u32, sel: Selector, table: u32) -> Result<()> {
@@ -126,7 +82,7 @@ impl Rtnl {
                 attrs.push(attr(Frattr::UidRange, Buffer::from(range))?);
             }
             Selector::From(p) => {
-                attrs.push(attr(Frattr::Src, addr_bytes(&p))?);
+                attrs.push(attr(Frattr::Src, prefix_bytes(&p))?);
                 src_len = p.len();
             }
         }
@@ -171,27 +127,23 @@ impl Rtnl {
             .ifa_index(0)
             .build()
             .map_err(|e| anyhow!("{e}"))?;
-        let replies = self.sock.send::<_, _, Rtm, Ifaddrmsg>(
-            Rtm::Getaddr,
-            NlmF::DUMP,
-            NlPayload::Payload(msg),
-        )?;
-        let want = addr_bytes(addr);
+        let replies: Vec<Ifaddrmsg> = self
+            .rtnl
+            .dump(Rtm::Getaddr, &msg)
+            .map_err(|e| anyhow!("listing addresses: {e}"))?;
+        let want = prefix_bytes(addr);
+        let key = if addr.family() == Family::V4 {
+            Ifa::Local
+        } else {
+            Ifa::Address
+        };
         let mut found = None;
-        for r in replies {
-            let r: Nlmsghdr<Rtm, Ifaddrmsg> = r.context("listing addresses")?;
-            if let NlPayload::Payload(a) = r.nl_payload() {
-                let key = if addr.family() == Family::V4 {
-                    Ifa::Local
-                } else {
-                    Ifa::Address
-                };
-                if a.rtattrs()
-                    .iter()
-                    .any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref())
-                {
-                    found = Some((*a.ifa_index(), *a.ifa_prefixlen()));
-                }
+        for a in &replies {
+            if a.rtattrs()
+                .iter()
+                .any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref())
+            {
+                found = Some((*a.ifa_index(), *a.ifa_prefixlen()));
             }
         }
         Ok(found)
@@ -205,12 +157,13 @@ impl Rtnl {
         let net = addr.truncate(len).map_err(|e| anyhow!("{e}"))?;
         let mut attrs = RtBuffer::new();
         attrs.push(attr(Rta::Table, table)?);
-        attrs.push(attr(Rta::Dst, addr_bytes(&net))?);
+        attrs.push(attr(Rta::Dst, prefix_bytes(&net))?);
         attrs.push(attr(Rta::Oif, ifindex)?);
-        attrs.push(attr(Rta::Prefsrc, addr_bytes(addr))?);
+        attrs.push(attr(Rta::Prefsrc, prefix_bytes(addr))?);
         let msg = rtmsg(
             addr.family(),
             len,
+            RtTable::Unspec,
             Rtprot::Kernel,
             RtScope::Link,
             Rtn::Unicast,
@@ -227,38 +180,26 @@ impl Rtnl {
 
     /// Deletes every route of `table` in `family`.
     fn flush_table(&self, family: Family, table: u32) -> Result<()> {
-        let dump = rtmsg(
-            family,
-            0,
-            Rtprot::Unspec,
-            RtScope::Universe,
-            Rtn::Unspec,
-            RtBuffer::new(),
-        )?;
-        let replies = self.sock.send::<_, _, Rtm, Rtmsg>(
-            Rtm::Getroute,
-            NlmF::DUMP,
-            NlPayload::Payload(dump),
-        )?;
+        let replies = self
+            .rtnl
+            .routes(family)
+            .map_err(|e| anyhow!("listing routes: {e}"))?;
         // (dst_len, RTA_DST and RTA_OIF) of each route in the table.
         let mut doomed: Vec<(u8, Vec<Rtattr<Rta, Buffer>>)> = Vec::new();
-        for r in replies {
-            let r: Nlmsghdr<Rtm, Rtmsg> = r.context("listing routes")?;
-            if let NlPayload::Payload(m) = r.nl_payload() {
-                let attrs = m.rtattrs();
-                let in_table = attrs.iter().any(|a| {
-                    *a.rta_type() == Rta::Table && a.rta_payload().as_ref() == table.to_ne_bytes()
-                });
-                if in_table {
-                    let keys = attrs
-                        .iter()
-                        .filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
-                    doomed.push((
-                        *m.rtm_dst_len(),
-                        keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone()))
-                            .collect::<Result<_>>()?,
-                    ));
-                }
+        for m in &replies {
+            let attrs = m.rtattrs();
+            let in_table = attrs.iter().any(|a| {
+                *a.rta_type() == Rta::Table && a.rta_payload().as_ref() == table.to_ne_bytes()
+            });
+            if in_table {
+                let keys = attrs
+                    .iter()
+                    .filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
+                doomed.push((
+                    *m.rtm_dst_len(),
+                    keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone()))
+                        .collect::<Result<_, _>>()?,
+                ));
             }
         }
         for (dst_len, keys) in doomed {
@@ -270,6 +211,7 @@ impl Rtnl {
             let msg = rtmsg(
                 family,
                 dst_len,
+                RtTable::Unspec,
                 Rtprot::Unspec,
                 RtScope::Nowhere,
                 Rtn::Unspec,
@@ -322,27 +264,4 @@ impl Rtnl {
         }
         Ok(())
     }
-}
-
-/// A route message; the table always goes in RTA_TABLE (ids above 255).
-fn rtmsg(
-    family: Family,
-    dst_len: u8,
-    protocol: Rtprot,
-    scope: RtScope,
-    kind: Rtn,
-    attrs: RtBuffer<Rta, Buffer>,
-) -> Result<Rtmsg> {
-    RtmsgBuilder::default()
-        .rtm_family(af(family))
-        .rtm_dst_len(dst_len)
-        .rtm_src_len(0)
-        .rtm_tos(0)
-        .rtm_table(RtTable::Unspec)
-        .rtm_protocol(protocol)
-        .rtm_scope(scope)
-        .rtm_type(kind)
-        .rtattrs(attrs)
-        .build()
-        .map_err(|e| anyhow!("{e}"))
 }

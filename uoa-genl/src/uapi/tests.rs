@@ -75,6 +75,8 @@ fn counter_attr_name(v: CounterAttr) -> Option<&'static str> {
         CounterAttr::SourcesDenied => "UOA_A_COUNTER_SOURCES_DENIED",
         CounterAttr::SourcesRewritten => "UOA_A_COUNTER_SOURCES_REWRITTEN",
         CounterAttr::PacketsDropped => "UOA_A_COUNTER_PACKETS_DROPPED",
+        CounterAttr::RoutesChanged => "UOA_A_COUNTER_ROUTES_CHANGED",
+        CounterAttr::RoutesRefused => "UOA_A_COUNTER_ROUTES_REFUSED",
         CounterAttr::UnrecognizedConst(_) => return None,
     })
 }

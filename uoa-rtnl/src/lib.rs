@@ -1,0 +1,389 @@
+//! A small rtnetlink client over neli for UOA's tools (uoamap, uoa-route):
+//! one socket with extended acks, requests that return the kernel's errno
+//! together with its extack message, dumps, and route messages built as
+//! `ip route` builds them ([`route`]).
+//!
+//! Requests go through a plain `NlSocketHandle` and a loop of their own, as
+//! in uoa-genl: neli's router drops the extack of the errors it converts,
+//! and the extack is how the kernel says why.
+
+pub mod route;
+
+pub use route::{table_of, Nexthop, Route, RouteType, RTPROT_BOOT, RTPROT_KERNEL, RT_TABLE_MAIN};
+
+use neli::{
+    consts::{
+        nl::{NlmF, NlmsgerrAttr},
+        rtnl::{RtAddrFamily, RtScope, RtTable, Rta, RtaType, Rtm, Rtn, Rtprot},
+        socket::NlFamily,
+    },
+    nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
+    rtnl::{Rtattr, RtattrBuilder, Rtmsg, RtmsgBuilder},
+    socket::synchronous::NlSocketHandle,
+    types::{Buffer, GenlBuffer, RtBuffer},
+    utils::Groups,
+    FromBytesWithInput, Size, ToBytes,
+};
+use std::{cell::Cell, fmt, io::Cursor, net::IpAddr};
+use uoa_genl::{Family, Prefix};
+
+/// The errnos the tools tell apart (positive, as in [`Error::Kernel`]).
+pub mod errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOENT: i32 = 2;
+    pub const ESRCH: i32 = 3;
+    pub const EEXIST: i32 = 17;
+    pub const ENODEV: i32 = 19;
+    pub const EINVAL: i32 = 22;
+    pub const ENETUNREACH: i32 = 101;
+    pub const EHOSTUNREACH: i32 = 113;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The kernel refused a request: `errno` (positive) and its extack
+    /// message, if it gave one.
+    Kernel { errno: i32, message: Option<String> },
+    /// The socket failed, or a message could not be built.
+    Netlink(String),
+    /// A reply could not be read.
+    Reply(String),
+    /// Every try of a dump was interrupted (NLM_F_DUMP_INTR).
+    DumpInterrupted,
+}
+
+impl Error {
+    /// The kernel's errno, if the kernel refused.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Kernel { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// Did the kernel refuse with one of `errnos`?
+    pub fn is_errno(&self, errnos: &[i32]) -> bool {
+        self.errno().is_some_and(|e| errnos.contains(&e))
+    }
+
+    /// The kernel's extack message, if it gave one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Error::Kernel { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Kernel { errno, message } => {
+                let os = std::io::Error::from_raw_os_error(*errno);
+                match message {
+                    Some(m) => write!(f, "{m} ({os})"),
+                    None => write!(f, "{os}"),
+                }
+            }
+            Error::Netlink(e) => write!(f, "rtnetlink: {e}"),
+            Error::Reply(e) => write!(f, "malformed rtnetlink reply: {e}"),
+            Error::DumpInterrupted => {
+                write!(f, "the routes kept changing during the dump; try again")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn net(e: impl fmt::Display) -> Error {
+    Error::Netlink(e.to_string())
+}
+
+/// How many times a dump is tried before giving up on tables that keep
+/// changing under it.
+pub const DUMP_ATTEMPTS: usize = 5;
+
+const NLMSG_DONE: u16 = 3;
+/// Types below are netlink's own (NOOP, ERROR, DONE, OVERRUN).
+const NLMSG_MIN_TYPE: u16 = 16;
+
+/// An rtnetlink socket with extended acks, in the caller's netns.
+pub struct Rtnl {
+    sock: NlSocketHandle,
+    seq: Cell<u32>,
+}
+
+impl Rtnl {
+    pub fn connect() -> Result<Self, Error> {
+        let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(net)?;
+        sock.enable_ext_ack(true).map_err(net)?;
+        Ok(Rtnl {
+            sock,
+            seq: Cell::new(0),
+        })
+    }
+
+    /// Sends one request (with NLM_F_ACK) and waits for its ack.
+    pub fn call<P: Size + ToBytes>(
+        &self,
+        kind: Rtm,
+        flags: NlmF,
+        payload: &P,
+    ) -> Result<(), Error> {
+        match self.exchange(kind, flags | NlmF::ACK, &payload_bytes(payload)?)? {
+            Outcome::Complete(_) => Ok(()),
+            // Only dumps are flagged; fail rather than trust such a reply.
+            Outcome::Interrupted => Err(Error::DumpInterrupted),
+        }
+    }
+
+    /// Dumps `kind` and reads every message as `R`, retrying a dump that
+    /// the kernel flags as interrupted: a torn dump is never returned.
+    pub fn dump<P, R>(&self, kind: Rtm, payload: &P) -> Result<Vec<R>, Error>
+    where
+        P: Size + ToBytes,
+        R: Size + FromBytesWithInput<Input = usize>,
+    {
+        let request = payload_bytes(payload)?;
+        for _ in 0..DUMP_ATTEMPTS {
+            if let Outcome::Complete(msgs) = self.exchange(kind, NlmF::DUMP, &request)? {
+                return msgs.iter().map(parse).collect();
+            }
+        }
+        Err(Error::DumpInterrupted)
+    }
+
+    /// Every route of `family` that a dump shows the caller.
+    pub fn routes(&self, family: Family) -> Result<Vec<Rtmsg>, Error> {
+        let all = rtmsg(
+            family,
+            0,
+            RtTable::Unspec,
+            Rtprot::Unspec,
+            RtScope::Universe,
+            Rtn::Unspec,
+            RtBuffer::new(),
+        )?;
+        self.dump(Rtm::Getroute, &all)
+    }
+
+    /// Sends one request and reads its replies up to the ack, the end of
+    /// the dump or the error.
+    fn exchange(&self, kind: Rtm, flags: NlmF, payload: &Buffer) -> Result<Outcome, Error> {
+        let seq = self.seq.get().wrapping_add(1);
+        self.seq.set(seq);
+        self.sock
+            .send(&request(kind, flags, seq, payload.clone())?)
+            .map_err(net)?;
+        let mut replies = Replies::new(seq);
+        loop {
+            let (msgs, _) = self.sock.recv::<u16, Buffer>().map_err(net)?;
+            for m in msgs {
+                if let Some(outcome) = replies.take(&m.map_err(net)?)? {
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// The netlink message of a request: NLM_F_REQUEST plus `flags`.
+pub fn request(
+    kind: Rtm,
+    flags: NlmF,
+    seq: u32,
+    payload: Buffer,
+) -> Result<Nlmsghdr<Rtm, Buffer>, Error> {
+    NlmsghdrBuilder::default()
+        .nl_type(kind)
+        .nl_flags(flags | NlmF::REQUEST)
+        .nl_seq(seq)
+        .nl_payload(NlPayload::Payload(payload))
+        .build()
+        .map_err(net)
+}
+
+/// The bytes of a message or attribute, as it goes on the wire.
+pub fn payload_bytes<P: Size + ToBytes>(payload: &P) -> Result<Buffer, Error> {
+    let mut out = Cursor::new(Vec::new());
+    payload.to_bytes(&mut out).map_err(net)?;
+    Ok(Buffer::from(out.into_inner()))
+}
+
+/// Reads a message payload (an `Rtmsg`, an `Ifaddrmsg`, ...).
+pub fn parse<R: Size + FromBytesWithInput<Input = usize>>(bytes: &Buffer) -> Result<R, Error> {
+    let bytes = bytes.as_ref();
+    R::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len())
+        .map_err(|e| Error::Reply(e.to_string()))
+}
+
+/// How the replies to one request ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Every reply payload, up to the ack or the end of the dump.
+    Complete(Vec<Buffer>),
+    /// A message of the dump carried NLM_F_DUMP_INTR.
+    Interrupted,
+}
+
+/// The replies to one request (sequence number `seq`), as they arrive.
+struct Replies {
+    seq: u32,
+    msgs: Vec<Buffer>,
+    interrupted: bool,
+}
+
+impl Replies {
+    fn new(seq: u32) -> Self {
+        Replies {
+            seq,
+            msgs: Vec::new(),
+            interrupted: false,
+        }
+    }
+
+    /// Takes the next received message; says how the request ended once it
+    /// has. Messages of other requests are skipped; an interrupted dump is
+    /// still read to its end, so that none of it is left in the socket.
+    fn take(&mut self, m: &Nlmsghdr<u16, Buffer>) -> Result<Option<Outcome>, Error> {
+        if *m.nl_seq() != self.seq {
+            return Ok(None);
+        }
+        if m.nl_flags().contains(NlmF::DUMP_INTR) {
+            self.interrupted = true;
+            self.msgs.clear();
+        }
+        let done = match m.nl_payload() {
+            NlPayload::Payload(_) if *m.nl_type() == NLMSG_DONE => true,
+            NlPayload::Payload(p) => {
+                if *m.nl_type() >= NLMSG_MIN_TYPE && !self.interrupted {
+                    self.msgs.push(p.clone());
+                }
+                false
+            }
+            NlPayload::Err(e) => return Err(kernel_error(*e.error(), e.ext_ack())),
+            NlPayload::DumpExtAck(e) if *e.error() != 0 => {
+                return Err(kernel_error(*e.error(), e.ext_ack()))
+            }
+            NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
+            NlPayload::Empty => *m.nl_type() == NLMSG_DONE,
+        };
+        Ok(done.then(|| match self.interrupted {
+            true => Outcome::Interrupted,
+            false => Outcome::Complete(std::mem::take(&mut self.msgs)),
+        }))
+    }
+}
+
+/// The error of an NLMSG_ERROR or NLMSG_DONE whose code is `code` (negative).
+fn kernel_error(code: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Error {
+    let message = ext_ack.iter().find_map(|a| {
+        (*a.nla_type().nla_type() == NlmsgerrAttr::Msg).then(|| {
+            let text = String::from_utf8_lossy(a.nla_payload().as_ref());
+            text.trim_end_matches('\0').to_string()
+        })
+    });
+    Error::Kernel {
+        errno: -code,
+        message,
+    }
+}
+
+/// One attribute.
+pub fn attr<T: RtaType, P: Size + ToBytes>(
+    kind: T,
+    payload: P,
+) -> Result<Rtattr<T, Buffer>, Error> {
+    RtattrBuilder::default()
+        .rta_type(kind)
+        .rta_payload(payload)
+        .build()
+        .map_err(net)
+}
+
+/// The payload of the first attribute of `kind` among `attrs`.
+pub fn find_attr(attrs: &RtBuffer<Rta, Buffer>, kind: Rta) -> Option<&[u8]> {
+    attrs
+        .iter()
+        .find(|a| *a.rta_type() == kind)
+        .map(|a| a.rta_payload().as_ref())
+}
+
+/// A u32 attribute payload (host order, as rtnetlink has them).
+pub fn u32_of(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(bytes.try_into().ok()?))
+}
+
+pub fn af(f: Family) -> RtAddrFamily {
+    match f {
+        Family::V4 => RtAddrFamily::Inet,
+        Family::V6 => RtAddrFamily::Inet6,
+    }
+}
+
+pub fn family_of(addr: &IpAddr) -> Family {
+    match addr {
+        IpAddr::V4(_) => Family::V4,
+        IpAddr::V6(_) => Family::V6,
+    }
+}
+
+/// The address of a prefix, in network order (4 or 16 bytes).
+pub fn prefix_bytes(p: &Prefix) -> Buffer {
+    let (b, n) = p.to_bytes();
+    Buffer::from(b[..n].to_vec())
+}
+
+/// The address of a prefix, without its length.
+pub fn ip_of(p: &Prefix) -> IpAddr {
+    match p.family() {
+        Family::V4 => IpAddr::V4((p.addr() as u32).into()),
+        Family::V6 => IpAddr::V6(p.addr().into()),
+    }
+}
+
+/// An address in network order (4 or 16 bytes).
+pub fn ip_bytes(addr: &IpAddr) -> Buffer {
+    match addr {
+        IpAddr::V4(a) => Buffer::from(a.octets().to_vec()),
+        IpAddr::V6(a) => Buffer::from(a.octets().to_vec()),
+    }
+}
+
+/// An address from 4 or 16 bytes in network order.
+pub fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
+        _ => None,
+    }
+}
+
+/// A route message header with its attributes. A table above 255 must go
+/// in RTA_TABLE (with `table` `RtTable::Unspec`).
+pub fn rtmsg(
+    family: Family,
+    dst_len: u8,
+    table: RtTable,
+    protocol: Rtprot,
+    scope: RtScope,
+    kind: Rtn,
+    attrs: RtBuffer<Rta, Buffer>,
+) -> Result<Rtmsg, Error> {
+    RtmsgBuilder::default()
+        .rtm_family(af(family))
+        .rtm_dst_len(dst_len)
+        .rtm_src_len(0)
+        .rtm_tos(0)
+        .rtm_table(table)
+        .rtm_protocol(protocol)
+        .rtm_scope(scope)
+        .rtm_type(kind)
+        .rtattrs(attrs)
+        .build()
+        .map_err(net)
+}
+
+#[cfg(test)]
+mod tests;
