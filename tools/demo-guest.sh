@@ -33,6 +33,14 @@ step in1 $as_u11 uoamap show
 step "in1 $as_u11 uoamap add 10.1.3.3 u11 32811 || true"
 step in1 uoamap save
 
+# Route delegation: u11 changes its own table with plain ip, no capabilities.
+step in1 $as_u11 ip route add 10.20.0.0/16 via 10.1.3.254
+step in1 $as_u11 ip route show
+step in1 ip route show table 32811
+step "in1 $as_u11 ip route add 10.30.0.0/16 dev eth0 table 32812 2>&1 || true"
+step "in1 $as_u11 ip rule add from 10.1.3.1 lookup 100 2>&1 || true"
+step in1 $as_u11 uoa-route show
+
 # Enforcement: each user binds only its own address; both listen on :80.
 as_u12="setpriv --reuid=1012 --regid=1012 --clear-groups"
 step "in1 $as_u11 python3 -c 'import socket; socket.socket().bind((\"10.1.3.2\", 8080))' 2>&1 | tail -n1 || true"

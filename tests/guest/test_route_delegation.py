@@ -115,11 +115,11 @@ def test_everything_else_is_refused_with_its_reason():
             "route add 10.30.0.0/16 dev dummy0 table 4294967295": "table 4294967295 is not the table",
             f"-6 route add 2001:db8:30::/48 dev dummy0 table {T12}": f"table {T12} belongs to uid {U12}",
             # Types other than unicast, blackhole, unreachable, prohibit.
-            "route add local 10.30.0.1 dev dummy0 table main": "route type 2 is not for uid 1011",
-            "route add broadcast 10.30.0.255 dev dummy0 table main": "route type 3 is not for uid 1011",
-            "route add anycast 10.30.0.0 dev dummy0 table main": "route type 4 is not for uid 1011",
-            "route add multicast 224.1.0.0/16 dev dummy0 table main": "route type 5 is not for uid 1011",
-            "route add nat 10.30.0.1 via 10.1.3.9 table main": "route type 10 is not for uid 1011",
+            "route add local 10.30.0.1 dev dummy0 table main": "uid 1011 may not add local routes (type 2)",
+            "route add broadcast 10.30.0.255 dev dummy0 table main": "uid 1011 may not add broadcast routes (type 3)",
+            "route add anycast 10.30.0.0 dev dummy0 table main": "uid 1011 may not add anycast routes (type 4)",
+            "route add multicast 224.1.0.0/16 dev dummy0 table main": "uid 1011 may not add multicast routes (type 5)",
+            "route add nat 10.30.0.1 via 10.1.3.9 table main": "uid 1011 may not add nat routes (type 10)",
             "route add prohibit 10.30.0.0/16 table 253": "table 253 is not the table of uid 1011",
             # A source and a nexthop object that are not its own.
             "route add 10.30.0.0/16 dev dummy0 src 10.1.4.1": "10.1.4.1 is not an address of uid 1011",

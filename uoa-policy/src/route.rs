@@ -72,31 +72,81 @@ struct Message<'a>(&'a Refusal, Option<&'a str>);
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self.0 {
-            Refusal::Message { uid, .. } => write!(
-                f,
-                "uid {uid} may change only its own routes (RTM_NEWROUTE, RTM_DELROUTE of IPv4 and IPv6)"
-            ),
-            Refusal::Table { table, owner: Some(o), .. } => write!(f, "table {table} belongs to uid {o}"),
-            Refusal::Table { uid, table, own, owner: None } => {
-                write!(f, "table {table} is not the table of uid {uid}: use main or {own}")
+            Refusal::Message { uid, .. } => {
+                write!(
+                    f,
+                    "uid {uid} may change only its own routes (RTM_NEWROUTE, RTM_DELROUTE)"
+                )
             }
-            Refusal::Type { uid, rtype } => write!(
-                f,
-                "route type {rtype} is not for uid {uid}: only unicast, unreachable, blackhole and prohibit"
-            ),
+            Refusal::Table {
+                table,
+                owner: Some(o),
+                ..
+            } => write!(f, "table {table} belongs to uid {o}"),
+            Refusal::Table {
+                uid,
+                table,
+                own,
+                owner: None,
+            } => {
+                write!(
+                    f,
+                    "table {table} is not the table of uid {uid}: use main or {own}"
+                )
+            }
+            Refusal::Type { uid, rtype } => {
+                write!(
+                    f,
+                    "uid {uid} may not add {} routes (type {rtype})",
+                    type_name(rtype)
+                )
+            }
             Refusal::Interface { uid, ifindex } => match self.1 {
                 Some(name) => write!(f, "dev {name} is not an interface of uid {uid}"),
                 None => write!(f, "interface {ifindex} is not an interface of uid {uid}"),
             },
-            Refusal::Source { uid, family: Family::V4, addr } => {
-                write!(f, "{} is not an address of uid {uid}", Ipv4Addr::from(addr as u32))
+            Refusal::Source {
+                uid,
+                family: Family::V4,
+                addr,
+            } => {
+                write!(
+                    f,
+                    "{} is not an address of uid {uid}",
+                    Ipv4Addr::from(addr as u32)
+                )
             }
-            Refusal::Source { uid, family: Family::V6, addr } => {
+            Refusal::Source {
+                uid,
+                family: Family::V6,
+                addr,
+            } => {
                 write!(f, "{} is not an address of uid {uid}", Ipv6Addr::from(addr))
             }
-            Refusal::NexthopObject { uid } => write!(f, "uid {uid} may not use nexthop objects (nhid)"),
+            Refusal::NexthopObject { uid } => {
+                write!(f, "uid {uid} may not use nexthop objects (nhid)")
+            }
             Refusal::Encap { uid } => write!(f, "uid {uid} may not use encapsulation (encap)"),
         }
+    }
+}
+
+/// The extack buffer holds this many bytes with its NUL
+/// (NETLINK_MAX_FMTMSG_LEN): every message must fit.
+pub const MESSAGE_MAX: usize = 80;
+
+/// iproute2's name of a route type.
+fn type_name(rtype: u8) -> &'static str {
+    match rtype {
+        0 => "unspecified",
+        2 => "local",
+        3 => "broadcast",
+        4 => "anycast",
+        5 => "multicast",
+        9 => "throw",
+        10 => "nat",
+        11 => "xresolve",
+        _ => "such",
     }
 }
 

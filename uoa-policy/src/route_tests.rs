@@ -72,7 +72,7 @@ fn only_route_changes_of_ip_are_permitted() {
     };
     assert_eq!(
         r.message(None).to_string(),
-        "uid 1011 may change only its own routes (RTM_NEWROUTE, RTM_DELROUTE of IPv4 and IPv6)"
+        "uid 1011 may change only its own routes (RTM_NEWROUTE, RTM_DELROUTE)"
     );
     // Everyone else: the stock EPERM.
     for uid in [UNMANAGED, 0, NO_UID] {
@@ -356,4 +356,51 @@ proptest! {
             (other, w) => prop_assert!(false, "{other:?} for {w:?}"),
         }
     }
+}
+
+#[test]
+fn every_message_fits_the_extack_buffer() {
+    let uid = u32::MAX - 1;
+    let longest = [
+        Refusal::Message {
+            uid,
+            family: 255,
+            msgtype: u16::MAX,
+        },
+        Refusal::Table {
+            uid,
+            table: u32::MAX,
+            own: u32::MAX - 1,
+            owner: None,
+        },
+        Refusal::Table {
+            uid,
+            table: u32::MAX,
+            own: 1,
+            owner: Some(uid),
+        },
+        Refusal::Type { uid, rtype: 11 },
+        Refusal::Type { uid, rtype: 255 },
+        Refusal::Interface {
+            uid,
+            ifindex: u32::MAX,
+        },
+        Refusal::Source {
+            uid,
+            family: Family::V6,
+            addr: u128::MAX - 1,
+        },
+        Refusal::NexthopObject { uid },
+        Refusal::Encap { uid },
+    ];
+    for r in longest {
+        for name in [None, Some("fifteen-chars-x")] {
+            let m = r.message(name).to_string();
+            assert!(m.len() < MESSAGE_MAX, "{} bytes: {m}", m.len());
+        }
+    }
+    assert_eq!(
+        Refusal::Type { uid: U, rtype: 2 }.message(None).to_string(),
+        "uid 1011 may not add local routes (type 2)"
+    );
 }
