@@ -2,22 +2,22 @@
 //! kernel module. `include/uapi/linux/uoa.h` (patches/) is the
 //! specification; [`uapi`] mirrors it one to one.
 
+pub mod replies;
 pub mod uapi;
 
 use neli::{
     attr::Attribute,
-    consts::{
-        nl::{NlmF, NlmsgerrAttr},
-        socket::NlFamily,
-    },
+    consts::{nl::NlmF, socket::NlFamily},
     err::RouterError,
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, Nlattr, NlattrBuilder, NoUserHeader},
-    nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
+    nl::{NlPayload, NlmsghdrBuilder},
     router::synchronous::NlRouter,
     socket::synchronous::NlSocketHandle,
     types::{Buffer, GenlBuffer},
     utils::Groups,
 };
+pub use replies::DUMP_ATTEMPTS;
+use replies::{exchange, kernel_error_text, retry_dump, Outcome};
 use serde::Serialize;
 use std::os::fd::AsRawFd;
 use uapi::{CounterAttr, EntryAttr, UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
@@ -31,7 +31,7 @@ pub enum Error {
     #[error("the uoa generic netlink family is not registered: is the uoa kernel module loaded?")]
     NotLoaded,
     /// The kernel refused a request; `message` is its extack text, if any.
-    #[error("{}", kernel_error_text(*errno, message))]
+    #[error("{}", kernel_error_text(*errno, message.as_deref()))]
     Kernel { errno: i32, message: Option<String> },
     #[error("malformed reply from the uoa module: {0}")]
     Reply(String),
@@ -42,11 +42,13 @@ pub enum Error {
     DumpInterrupted,
 }
 
-fn kernel_error_text(errno: i32, message: &Option<String>) -> String {
-    let os = std::io::Error::from_raw_os_error(errno);
-    match message {
-        Some(m) => format!("{m} ({os})"),
-        None => os.to_string(),
+impl From<replies::Error> for Error {
+    fn from(e: replies::Error) -> Self {
+        match e {
+            replies::Error::Kernel { errno, message } => Error::Kernel { errno, message },
+            replies::Error::Netlink(e) => Error::Netlink(e),
+            replies::Error::DumpInterrupted => Error::DumpInterrupted,
+        }
     }
 }
 
@@ -396,11 +398,7 @@ impl Client {
         flags: NlmF,
         attrs: GenlBuffer<UoaAttr, Buffer>,
     ) -> Result<Vec<UoaMsg>, Error> {
-        match self.send_and_collect(cmd, flags, attrs)? {
-            Outcome::Complete(msgs) => Ok(msgs),
-            // Only dumps are flagged; fail rather than trust such a reply.
-            Outcome::Interrupted => Err(Error::DumpInterrupted),
-        }
+        Ok(self.send_and_collect(cmd, flags, attrs)?.complete()?)
     }
 
     /// Sends one request and reads its reply messages, up to the ack, the
@@ -410,7 +408,7 @@ impl Client {
         cmd: UoaCmd,
         flags: NlmF,
         attrs: GenlBuffer<UoaAttr, Buffer>,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Outcome<UoaMsg>, Error> {
         let net = |e: &dyn std::fmt::Display| Error::Netlink(e.to_string());
         let genl = GenlmsghdrBuilder::<UoaCmd, UoaAttr, NoUserHeader>::default()
             .cmd(cmd)
@@ -427,116 +425,11 @@ impl Client {
             .nl_payload(NlPayload::Payload(genl))
             .build()
             .map_err(|e| net(&e))?;
-        self.sock.send(&msg).map_err(|e| net(&e))?;
-        let mut replies = Replies::new(seq);
-        loop {
-            let (msgs, _) = self.sock.recv::<u16, UoaMsg>().map_err(|e| net(&e))?;
-            for m in msgs {
-                if let Some(outcome) = replies.take(&m.map_err(|e| net(&e))?)? {
-                    return Ok(outcome);
-                }
-            }
-        }
+        Ok(exchange(&self.sock, &msg)?)
     }
 }
 
-/// How many times a dump is tried before giving up on a policy that keeps
-/// changing under it.
-pub const DUMP_ATTEMPTS: usize = 5;
-
-/// How the replies to one request ended.
-#[derive(Debug)]
-enum Outcome {
-    /// Every reply message, up to the ack or the end of the dump.
-    Complete(Vec<UoaMsg>),
-    /// A message of the dump carried NLM_F_DUMP_INTR: the policy changed
-    /// while the kernel dumped it, so the messages may mix two policies.
-    Interrupted,
-}
-
-/// The replies to one request (sequence number `seq`), as they arrive.
-struct Replies {
-    seq: u32,
-    msgs: Vec<UoaMsg>,
-    interrupted: bool,
-}
-
-impl Replies {
-    fn new(seq: u32) -> Self {
-        Replies {
-            seq,
-            msgs: Vec::new(),
-            interrupted: false,
-        }
-    }
-
-    /// Takes the next received message; says how the request ended once it
-    /// has. Messages of other requests are skipped. An interrupted dump is
-    /// still read to its end, so that none of it is left in the socket.
-    fn take(&mut self, m: &Nlmsghdr<u16, UoaMsg>) -> Result<Option<Outcome>, Error> {
-        if *m.nl_seq() != self.seq {
-            return Ok(None);
-        }
-        // The kernel can flag any message of the dump, NLMSG_DONE included.
-        if m.nl_flags().contains(NlmF::DUMP_INTR) {
-            self.interrupted = true;
-            self.msgs.clear();
-        }
-        let done = match m.nl_payload() {
-            NlPayload::Payload(p) => {
-                if !self.interrupted {
-                    self.msgs.push(p.clone());
-                }
-                false
-            }
-            NlPayload::Err(e) => {
-                return Err(Error::Kernel {
-                    errno: -e.error(),
-                    message: extack_msg(e.ext_ack()),
-                })
-            }
-            NlPayload::DumpExtAck(e) if *e.error() != 0 => {
-                return Err(Error::Kernel {
-                    errno: -e.error(),
-                    message: extack_msg(e.ext_ack()),
-                })
-            }
-            NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
-            NlPayload::Empty => *m.nl_type() == NLMSG_DONE,
-        };
-        Ok(done.then(|| {
-            if self.interrupted {
-                Outcome::Interrupted
-            } else {
-                Outcome::Complete(std::mem::take(&mut self.msgs))
-            }
-        }))
-    }
-}
-
-/// Runs `attempt`, a whole dump, until one completes uninterrupted, at most
-/// [`DUMP_ATTEMPTS`] times: a torn dump is never returned (`uoamap apply`
-/// diffs against it).
-fn retry_dump(mut attempt: impl FnMut() -> Result<Outcome, Error>) -> Result<Vec<UoaMsg>, Error> {
-    for _ in 0..DUMP_ATTEMPTS {
-        if let Outcome::Complete(msgs) = attempt()? {
-            return Ok(msgs);
-        }
-    }
-    Err(Error::DumpInterrupted)
-}
-
-const NLMSG_DONE: u16 = 3;
 const ENOENT: i32 = 2;
-
-fn extack_msg(ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Option<String> {
-    ext_ack.iter().find_map(|a| {
-        (*a.nla_type().nla_type() == NlmsgerrAttr::Msg).then(|| {
-            let text = String::from_utf8_lossy(a.nla_payload().as_ref());
-            text.trim_end_matches('\0').to_string()
-        })
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -544,7 +437,7 @@ mod tests {
     use neli::FromBytesWithInput;
     use std::io::Cursor;
 
-    fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
         let mut v = ((4 + payload.len()) as u16).to_ne_bytes().to_vec();
         v.extend_from_slice(&kind.to_ne_bytes());
         v.extend_from_slice(payload);
@@ -648,156 +541,24 @@ mod tests {
         assert_eq!(bytes.into_inner(), want);
     }
 
-    const FAMILY: u16 = 0x1d;
-    const MULTI: u16 = NlmF::MULTI.bits();
-    const DUMP_INTR: u16 = NlmF::DUMP_INTR.bits();
-
-    /// A netlink message as the socket reads it: header, then payload.
-    fn nlmsg(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Nlmsghdr<u16, UoaMsg> {
-        let mut b = ((16 + payload.len()) as u32).to_ne_bytes().to_vec();
-        b.extend(ty.to_ne_bytes());
-        b.extend(flags.to_ne_bytes());
-        b.extend(seq.to_ne_bytes());
-        b.extend(4242u32.to_ne_bytes());
-        b.extend(payload);
-        neli::FromBytes::from_bytes(&mut Cursor::new(b)).expect("netlink message")
-    }
-
-    /// A GET_ENTRIES dump message carrying one host entry of `uid`.
-    fn entry_msg(flags: u16, seq: u32, last_octet: u8, uid: u32) -> Nlmsghdr<u16, UoaMsg> {
-        let mut inner = attr(EntryAttr::Addr.into(), &[10, 1, 3, last_octet]);
-        inner.extend(attr(EntryAttr::Prefixlen.into(), &[32]));
-        inner.extend(attr(EntryAttr::Uid.into(), &uid.to_ne_bytes()));
-        inner.extend(attr(EntryAttr::Table.into(), &(uid + 1000).to_ne_bytes()));
-        let mut genl = vec![UoaCmd::GetEntries.into(), GENL_VERSION, 0, 0];
-        genl.extend(attr(u16::from(UoaAttr::Entry) | 0x8000, &inner));
-        nlmsg(FAMILY, MULTI | flags, seq, &genl)
-    }
-
-    /// NLMSG_DONE as the kernel ends a dump: the dump's result, an int.
-    fn done(flags: u16, seq: u32, error: i32) -> Nlmsghdr<u16, UoaMsg> {
-        nlmsg(NLMSG_DONE, MULTI | flags, seq, &error.to_ne_bytes())
-    }
-
-    /// Feeds `msgs` to [`Replies`] as the socket loop does.
-    fn collect(seq: u32, msgs: &[Nlmsghdr<u16, UoaMsg>]) -> Result<Outcome, Error> {
-        let mut replies = Replies::new(seq);
-        for m in msgs {
-            if let Some(outcome) = replies.take(m)? {
-                return Ok(outcome);
-            }
-        }
-        panic!("the replies ended before the request did");
-    }
-
-    fn uids(outcome: Outcome) -> Vec<u32> {
-        match outcome {
-            Outcome::Complete(msgs) => msgs
-                .iter()
-                .flat_map(|m| entries_from_msg(m).unwrap())
-                .map(|e| e.uid)
-                .collect(),
-            Outcome::Interrupted => panic!("interrupted"),
-        }
-    }
-
     #[test]
-    fn dump_is_read_up_to_done_skipping_other_requests() {
-        let msgs = [
-            entry_msg(0, 6, 1, 1011),
-            entry_msg(0, 7, 9, 9999),
-            entry_msg(0, 6, 2, 1012),
-            done(0, 7, 0),
-            done(0, 6, 0),
-            entry_msg(0, 6, 3, 1013),
-        ];
-        assert_eq!(uids(collect(6, &msgs).unwrap()), vec![1011, 1012]);
-        // NLMSG_DONE without a payload ends the dump too.
-        let msgs = [entry_msg(0, 6, 1, 1011), nlmsg(NLMSG_DONE, MULTI, 6, &[])];
-        assert_eq!(uids(collect(6, &msgs).unwrap()), vec![1011]);
-    }
-
-    #[test]
-    fn a_flagged_message_makes_the_dump_interrupted() {
-        // Flagged in the middle: the rest is still read, then dropped.
-        let msgs = [
-            entry_msg(0, 6, 1, 1011),
-            entry_msg(DUMP_INTR, 6, 2, 1012),
-            entry_msg(0, 6, 3, 1013),
-            done(0, 6, 0),
-        ];
-        assert!(matches!(collect(6, &msgs).unwrap(), Outcome::Interrupted));
-        // Flagged on NLMSG_DONE only.
-        let msgs = [entry_msg(0, 6, 1, 1011), done(DUMP_INTR, 6, 0)];
-        assert!(matches!(collect(6, &msgs).unwrap(), Outcome::Interrupted));
-        // The flag on another request's message does not count.
-        let msgs = [entry_msg(DUMP_INTR, 5, 1, 1011), done(0, 6, 0)];
-        assert!(matches!(collect(6, &msgs).unwrap(), Outcome::Complete(m) if m.is_empty()));
-    }
-
-    #[test]
-    fn a_failed_dump_is_an_error_even_if_interrupted() {
-        let msgs = [entry_msg(DUMP_INTR, 6, 1, 1011), done(0, 6, -1)];
-        assert!(matches!(
-            collect(6, &msgs),
-            Err(Error::Kernel { errno: 1, .. })
-        ));
-    }
-
-    #[test]
-    fn an_interrupted_dump_is_retried_from_scratch() {
-        // The policy changes during the first two dumps, then holds still.
-        let dumps = [
-            vec![
-                entry_msg(0, 1, 1, 1011),
-                entry_msg(DUMP_INTR, 1, 2, 1012),
-                done(0, 1, 0),
-            ],
-            vec![entry_msg(0, 2, 1, 1011), done(DUMP_INTR, 2, 0)],
-            vec![
-                entry_msg(0, 3, 1, 1021),
-                entry_msg(0, 3, 2, 1022),
-                done(0, 3, 0),
-            ],
-        ];
-        let mut tries = 0;
-        let msgs = retry_dump(|| {
-            tries += 1;
-            collect(tries, &dumps[tries as usize - 1])
-        })
-        .unwrap();
-        assert_eq!(tries, 3);
-        assert_eq!(uids(Outcome::Complete(msgs)), vec![1021, 1022]);
-    }
-
-    #[test]
-    fn a_dump_that_keeps_being_interrupted_fails() {
-        let mut tries = 0;
-        let err = retry_dump(|| {
-            tries += 1;
-            collect(
-                tries,
-                &[entry_msg(DUMP_INTR, tries, 1, 1011), done(0, tries, 0)],
-            )
-        })
-        .unwrap_err();
-        assert_eq!(tries as usize, DUMP_ATTEMPTS);
+    fn replies_errors_read_as_this_crates() {
+        // A dump that keeps being interrupted, as `uoamap` says it.
+        let err = retry_dump(|| Ok::<_, Error>(Outcome::<UoaMsg>::Interrupted)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the policy kept changing during the dump; try again"
         );
-        // An error ends the retries at once.
-        let mut tries = 0;
-        let err = retry_dump(|| {
-            tries += 1;
-            Err(Error::Kernel {
-                errno: 1,
-                message: None,
-            })
-        })
-        .unwrap_err();
-        assert_eq!(tries, 1);
-        assert!(matches!(err, Error::Kernel { errno: 1, .. }));
+        let err: Error = replies::Error::Netlink("socket: EMFILE".into()).into();
+        assert_eq!(err.to_string(), "netlink: socket: EMFILE");
+        let err: Error = replies::Error::Kernel {
+            errno: 1,
+            message: Some("uid 1011 is managed".into()),
+        }
+        .into();
+        assert!(
+            matches!(err, Error::Kernel { errno: 1, message: Some(ref m) } if m == "uid 1011 is managed")
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! together with its extack message, dumps, and route messages built as
 //! `ip route` builds them ([`route`]).
 //!
-//! Requests go through a plain `NlSocketHandle` and a loop of their own, as
-//! in uoa-genl: neli's router drops the extack of the errors it converts,
-//! and the extack is how the kernel says why.
+//! Requests go through a plain `NlSocketHandle` and the reply loop of
+//! [`uoa_genl::replies`], as uoa-genl's do: neli's router drops the extack
+//! of the errors it converts, and the extack is how the kernel says why.
 
 pub mod route;
 
@@ -13,19 +13,23 @@ pub use route::{table_of, Nexthop, Route, RouteType, RTPROT_BOOT, RTPROT_KERNEL,
 
 use neli::{
     consts::{
-        nl::{NlmF, NlmsgerrAttr},
+        nl::NlmF,
         rtnl::{RtAddrFamily, RtScope, RtTable, Rta, RtaType, Rtm, Rtn, Rtprot},
         socket::NlFamily,
     },
     nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
     rtnl::{Rtattr, RtattrBuilder, Rtmsg, RtmsgBuilder},
     socket::synchronous::NlSocketHandle,
-    types::{Buffer, GenlBuffer, RtBuffer},
+    types::{Buffer, RtBuffer},
     utils::Groups,
     FromBytesWithInput, Size, ToBytes,
 };
 use std::{cell::Cell, fmt, io::Cursor, net::IpAddr};
-use uoa_genl::{Family, Prefix};
+pub use uoa_genl::replies::DUMP_ATTEMPTS;
+use uoa_genl::{
+    replies::{self, exchange, kernel_error_text, retry_dump},
+    Family, Prefix,
+};
 
 /// The errnos the tools tell apart (positive, as in [`Error::Kernel`]).
 pub mod errno {
@@ -79,11 +83,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Kernel { errno, message } => {
-                let os = std::io::Error::from_raw_os_error(*errno);
-                match message {
-                    Some(m) => write!(f, "{m} ({os})"),
-                    None => write!(f, "{os}"),
-                }
+                f.write_str(&kernel_error_text(*errno, message.as_deref()))
             }
             Error::Netlink(e) => write!(f, "rtnetlink: {e}"),
             Error::Reply(e) => write!(f, "malformed rtnetlink reply: {e}"),
@@ -96,17 +96,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<replies::Error> for Error {
+    fn from(e: replies::Error) -> Self {
+        match e {
+            replies::Error::Kernel { errno, message } => Error::Kernel { errno, message },
+            replies::Error::Netlink(e) => Error::Netlink(e),
+            replies::Error::DumpInterrupted => Error::DumpInterrupted,
+        }
+    }
+}
+
 fn net(e: impl fmt::Display) -> Error {
     Error::Netlink(e.to_string())
 }
-
-/// How many times a dump is tried before giving up on tables that keep
-/// changing under it.
-pub const DUMP_ATTEMPTS: usize = 5;
-
-const NLMSG_DONE: u16 = 3;
-/// Types below are netlink's own (NOOP, ERROR, DONE, OVERRUN).
-const NLMSG_MIN_TYPE: u16 = 16;
 
 /// An rtnetlink socket with extended acks, in the caller's netns.
 pub struct Rtnl {
@@ -131,11 +133,9 @@ impl Rtnl {
         flags: NlmF,
         payload: &P,
     ) -> Result<(), Error> {
-        match self.exchange(kind, flags | NlmF::ACK, &payload_bytes(payload)?)? {
-            Outcome::Complete(_) => Ok(()),
-            // Only dumps are flagged; fail rather than trust such a reply.
-            Outcome::Interrupted => Err(Error::DumpInterrupted),
-        }
+        self.exchange(kind, flags | NlmF::ACK, &payload_bytes(payload)?)?
+            .complete()?;
+        Ok(())
     }
 
     /// Dumps `kind` and reads every message as `R`, retrying a dump that
@@ -146,12 +146,10 @@ impl Rtnl {
         R: Size + FromBytesWithInput<Input = usize>,
     {
         let request = payload_bytes(payload)?;
-        for _ in 0..DUMP_ATTEMPTS {
-            if let Outcome::Complete(msgs) = self.exchange(kind, NlmF::DUMP, &request)? {
-                return msgs.iter().map(parse).collect();
-            }
-        }
-        Err(Error::DumpInterrupted)
+        retry_dump(|| self.exchange(kind, NlmF::DUMP, &request))?
+            .iter()
+            .map(parse)
+            .collect()
     }
 
     /// Every route of `family` that a dump shows the caller.
@@ -170,21 +168,18 @@ impl Rtnl {
 
     /// Sends one request and reads its replies up to the ack, the end of
     /// the dump or the error.
-    fn exchange(&self, kind: Rtm, flags: NlmF, payload: &Buffer) -> Result<Outcome, Error> {
+    fn exchange(
+        &self,
+        kind: Rtm,
+        flags: NlmF,
+        payload: &Buffer,
+    ) -> Result<replies::Outcome<Buffer>, Error> {
         let seq = self.seq.get().wrapping_add(1);
         self.seq.set(seq);
-        self.sock
-            .send(&request(kind, flags, seq, payload.clone())?)
-            .map_err(net)?;
-        let mut replies = Replies::new(seq);
-        loop {
-            let (msgs, _) = self.sock.recv::<u16, Buffer>().map_err(net)?;
-            for m in msgs {
-                if let Some(outcome) = replies.take(&m.map_err(net)?)? {
-                    return Ok(outcome);
-                }
-            }
-        }
+        Ok(exchange(
+            &self.sock,
+            &request(kind, flags, seq, payload.clone())?,
+        )?)
     }
 }
 
@@ -216,78 +211,6 @@ pub fn parse<R: Size + FromBytesWithInput<Input = usize>>(bytes: &Buffer) -> Res
     let bytes = bytes.as_ref();
     R::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len())
         .map_err(|e| Error::Reply(e.to_string()))
-}
-
-/// How the replies to one request ended.
-#[derive(Debug)]
-enum Outcome {
-    /// Every reply payload, up to the ack or the end of the dump.
-    Complete(Vec<Buffer>),
-    /// A message of the dump carried NLM_F_DUMP_INTR.
-    Interrupted,
-}
-
-/// The replies to one request (sequence number `seq`), as they arrive.
-struct Replies {
-    seq: u32,
-    msgs: Vec<Buffer>,
-    interrupted: bool,
-}
-
-impl Replies {
-    fn new(seq: u32) -> Self {
-        Replies {
-            seq,
-            msgs: Vec::new(),
-            interrupted: false,
-        }
-    }
-
-    /// Takes the next received message; says how the request ended once it
-    /// has. Messages of other requests are skipped; an interrupted dump is
-    /// still read to its end, so that none of it is left in the socket.
-    fn take(&mut self, m: &Nlmsghdr<u16, Buffer>) -> Result<Option<Outcome>, Error> {
-        if *m.nl_seq() != self.seq {
-            return Ok(None);
-        }
-        if m.nl_flags().contains(NlmF::DUMP_INTR) {
-            self.interrupted = true;
-            self.msgs.clear();
-        }
-        let done = match m.nl_payload() {
-            NlPayload::Payload(_) if *m.nl_type() == NLMSG_DONE => true,
-            NlPayload::Payload(p) => {
-                if *m.nl_type() >= NLMSG_MIN_TYPE && !self.interrupted {
-                    self.msgs.push(p.clone());
-                }
-                false
-            }
-            NlPayload::Err(e) => return Err(kernel_error(*e.error(), e.ext_ack())),
-            NlPayload::DumpExtAck(e) if *e.error() != 0 => {
-                return Err(kernel_error(*e.error(), e.ext_ack()))
-            }
-            NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
-            NlPayload::Empty => *m.nl_type() == NLMSG_DONE,
-        };
-        Ok(done.then(|| match self.interrupted {
-            true => Outcome::Interrupted,
-            false => Outcome::Complete(std::mem::take(&mut self.msgs)),
-        }))
-    }
-}
-
-/// The error of an NLMSG_ERROR or NLMSG_DONE whose code is `code` (negative).
-fn kernel_error(code: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Error {
-    let message = ext_ack.iter().find_map(|a| {
-        (*a.nla_type().nla_type() == NlmsgerrAttr::Msg).then(|| {
-            let text = String::from_utf8_lossy(a.nla_payload().as_ref());
-            text.trim_end_matches('\0').to_string()
-        })
-    });
-    Error::Kernel {
-        errno: -code,
-        message,
-    }
 }
 
 /// One attribute.

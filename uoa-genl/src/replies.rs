@@ -1,0 +1,182 @@
+//! Reading the replies to one netlink request, whatever the family: this
+//! crate's generic netlink client and uoa-rtnl both send a request on a
+//! plain `NlSocketHandle` and read its replies with [`exchange`], retrying
+//! dumps with [`retry_dump`].
+//!
+//! Each crate turns [`Error`] into its own error (`From`), with its own
+//! texts.
+
+use neli::{
+    consts::nl::{NlType, NlmF, NlmsgerrAttr},
+    nl::{NlPayload, Nlmsghdr},
+    socket::synchronous::NlSocketHandle,
+    types::{Buffer, GenlBuffer},
+    FromBytesWithInput, Size, ToBytes,
+};
+use std::fmt::{Debug, Display};
+
+/// How many times a dump is tried before giving up on data (a policy,
+/// routing tables) that keeps changing under it.
+pub const DUMP_ATTEMPTS: usize = 5;
+
+const NLMSG_DONE: u16 = 3;
+/// Types below are netlink's own (NOOP, ERROR, DONE, OVERRUN).
+const NLMSG_MIN_TYPE: u16 = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The kernel refused the request: `errno` (positive) and its extack
+    /// message, if it gave one.
+    #[error("{}", kernel_error_text(*errno, message.as_deref()))]
+    Kernel { errno: i32, message: Option<String> },
+    /// The socket failed, or a reply could not be read.
+    #[error("netlink: {0}")]
+    Netlink(String),
+    /// Every try of a dump was interrupted (NLM_F_DUMP_INTR), or a request
+    /// that is not a dump was flagged so.
+    #[error("the dump kept being interrupted; try again")]
+    DumpInterrupted,
+}
+
+/// How the kernel's refusal reads: its extack message, if any, then the
+/// errno's text.
+pub fn kernel_error_text(errno: i32, message: Option<&str>) -> String {
+    let os = std::io::Error::from_raw_os_error(errno);
+    match message {
+        Some(m) => format!("{m} ({os})"),
+        None => os.to_string(),
+    }
+}
+
+/// How the replies to one request ended.
+#[derive(Debug)]
+pub enum Outcome<P> {
+    /// Every reply payload, up to the ack or the end of the dump.
+    Complete(Vec<P>),
+    /// A message of the dump carried NLM_F_DUMP_INTR: the data changed while
+    /// the kernel dumped it, so the messages may mix two states.
+    Interrupted,
+}
+
+impl<P> Outcome<P> {
+    /// The replies of a request that is not a dump. Only dumps are flagged:
+    /// fail rather than trust such a reply.
+    pub fn complete(self) -> Result<Vec<P>, Error> {
+        match self {
+            Outcome::Complete(msgs) => Ok(msgs),
+            Outcome::Interrupted => Err(Error::DumpInterrupted),
+        }
+    }
+}
+
+/// The replies to one request (sequence number `seq`), as they arrive.
+#[derive(Debug)]
+pub struct Replies<P> {
+    seq: u32,
+    msgs: Vec<P>,
+    interrupted: bool,
+}
+
+impl<P: Clone> Replies<P> {
+    pub fn new(seq: u32) -> Self {
+        Replies {
+            seq,
+            msgs: Vec::new(),
+            interrupted: false,
+        }
+    }
+
+    /// Takes the next received message; says how the request ended once it
+    /// has. Messages of other requests are skipped, and so are netlink's own
+    /// (NOOP, OVERRUN). An interrupted dump is still read to its end, so
+    /// that none of it is left in the socket.
+    pub fn take(&mut self, m: &Nlmsghdr<u16, P>) -> Result<Option<Outcome<P>>, Error> {
+        if *m.nl_seq() != self.seq {
+            return Ok(None);
+        }
+        // The kernel can flag any message of the dump, NLMSG_DONE included.
+        if m.nl_flags().contains(NlmF::DUMP_INTR) {
+            self.interrupted = true;
+            self.msgs.clear();
+        }
+        let done = match m.nl_payload() {
+            // neli reads an NLMSG_DONE without NLM_F_MULTI as a payload.
+            NlPayload::Payload(_) if *m.nl_type() == NLMSG_DONE => true,
+            NlPayload::Payload(p) => {
+                if *m.nl_type() >= NLMSG_MIN_TYPE && !self.interrupted {
+                    self.msgs.push(p.clone());
+                }
+                false
+            }
+            NlPayload::Err(e) => return Err(kernel_error(*e.error(), e.ext_ack())),
+            NlPayload::DumpExtAck(e) if *e.error() != 0 => {
+                return Err(kernel_error(*e.error(), e.ext_ack()))
+            }
+            NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => true,
+            NlPayload::Empty => *m.nl_type() == NLMSG_DONE,
+        };
+        Ok(done.then(|| match self.interrupted {
+            true => Outcome::Interrupted,
+            false => Outcome::Complete(std::mem::take(&mut self.msgs)),
+        }))
+    }
+}
+
+/// The error of an NLMSG_ERROR or NLMSG_DONE whose code is `code` (negative).
+fn kernel_error(code: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Error {
+    let message = ext_ack.iter().find_map(|a| {
+        (*a.nla_type().nla_type() == NlmsgerrAttr::Msg).then(|| {
+            let text = String::from_utf8_lossy(a.nla_payload().as_ref());
+            text.trim_end_matches('\0').to_string()
+        })
+    });
+    Error::Kernel {
+        errno: -code,
+        message,
+    }
+}
+
+fn net(e: impl Display) -> Error {
+    Error::Netlink(e.to_string())
+}
+
+/// Sends `request` on `sock` and reads its replies (payloads `P`) up to the
+/// ack, the end of the dump or the error; see [`Replies::take`].
+pub fn exchange<T, S, P>(
+    sock: &NlSocketHandle,
+    request: &Nlmsghdr<T, S>,
+) -> Result<Outcome<P>, Error>
+where
+    T: NlType + Debug,
+    S: Size + ToBytes + Debug,
+    P: Size + FromBytesWithInput<Input = usize> + Debug + Clone,
+{
+    sock.send(request).map_err(net)?;
+    let mut replies = Replies::new(*request.nl_seq());
+    loop {
+        let (msgs, _) = sock.recv::<u16, P>().map_err(net)?;
+        for m in msgs {
+            if let Some(outcome) = replies.take(&m.map_err(net)?)? {
+                return Ok(outcome);
+            }
+        }
+    }
+}
+
+/// Runs `attempt`, a whole dump, until one completes uninterrupted, at most
+/// [`DUMP_ATTEMPTS`] times: a torn dump is never returned (`uoamap apply`
+/// diffs against it). An error ends the tries at once; after the last
+/// interrupted one, the error is [`Error::DumpInterrupted`].
+pub fn retry_dump<P, E: From<Error>>(
+    mut attempt: impl FnMut() -> Result<Outcome<P>, E>,
+) -> Result<Vec<P>, E> {
+    for _ in 0..DUMP_ATTEMPTS {
+        if let Outcome::Complete(msgs) = attempt()? {
+            return Ok(msgs);
+        }
+    }
+    Err(Error::DumpInterrupted.into())
+}
+
+#[cfg(test)]
+mod tests;
