@@ -13,18 +13,20 @@ use crate::{
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
 use bindings::{
-    uoa_attr_UOA_A_COUNTERS as A_COUNTERS, uoa_attr_UOA_A_ENTRY as A_ENTRY, uoa_attr_UOA_A_FLAGS as A_FLAGS,
-    uoa_attr_UOA_A_OPTIONS as A_OPTIONS, uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_UID as A_UID,
+    uoa_attr_UOA_A_COUNTERS as A_COUNTERS, uoa_attr_UOA_A_ENTRY as A_ENTRY,
+    uoa_attr_UOA_A_FLAGS as A_FLAGS, uoa_attr_UOA_A_OPTIONS as A_OPTIONS,
+    uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_UID as A_UID,
     uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
-    uoa_counter_attr_UOA_A_COUNTER_PACKETS_DROPPED as C_PACKETS_DROPPED, uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD,
+    uoa_counter_attr_UOA_A_COUNTER_PACKETS_DROPPED as C_PACKETS_DROPPED,
+    uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_CHANGED as C_ROUTES_CHANGED,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_REFUSED as C_ROUTES_REFUSED,
     uoa_counter_attr_UOA_A_COUNTER_SOURCES_DENIED as C_SOURCES_DENIED,
-    uoa_counter_attr_UOA_A_COUNTER_SOURCES_REWRITTEN as C_SOURCES_REWRITTEN, uoa_counter_attr_UOA_A_COUNTER_UID as C_UID,
-    uoa_entry_attr_UOA_A_ENTRY_ADDR as E_ADDR,
+    uoa_counter_attr_UOA_A_COUNTER_SOURCES_REWRITTEN as C_SOURCES_REWRITTEN,
+    uoa_counter_attr_UOA_A_COUNTER_UID as C_UID, uoa_entry_attr_UOA_A_ENTRY_ADDR as E_ADDR,
     uoa_entry_attr_UOA_A_ENTRY_FLAGS as E_FLAGS, uoa_entry_attr_UOA_A_ENTRY_IFINDEX as E_IFINDEX,
-    uoa_entry_attr_UOA_A_ENTRY_PREFIXLEN as E_PREFIXLEN, uoa_entry_attr_UOA_A_ENTRY_TABLE as E_TABLE,
-    uoa_entry_attr_UOA_A_ENTRY_UID as E_UID,
+    uoa_entry_attr_UOA_A_ENTRY_PREFIXLEN as E_PREFIXLEN,
+    uoa_entry_attr_UOA_A_ENTRY_TABLE as E_TABLE, uoa_entry_attr_UOA_A_ENTRY_UID as E_UID,
 };
 
 const N_ATTRS: usize = bindings::uoa_attr___UOA_A_MAX as usize;
@@ -55,7 +57,9 @@ const fn flags_policy(mask: u32) -> bindings::nla_policy {
 }
 
 /// A nest validated with `inner`, of `N` entries (maximum type N - 1).
-const fn nest_policy<const N: usize>(inner: &'static CConst<[bindings::nla_policy; N]>) -> bindings::nla_policy {
+const fn nest_policy<const N: usize>(
+    inner: &'static CConst<[bindings::nla_policy; N]>,
+) -> bindings::nla_policy {
     let mut p = policy(bindings::NLA_NESTED);
     p.len = (N - 1) as u16;
     p.__bindgen_anon_1.nested_policy = inner.as_ptr().cast();
@@ -75,22 +79,34 @@ const fn table<const N: usize>(slots: &[(u32, bindings::nla_policy)]) -> [bindin
 }
 
 // GET_STATUS has no policy: the core refuses every attribute.
-static GET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[(A_UID, policy(bindings::NLA_U32))]));
+static GET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> =
+    CConst(table(&[(A_UID, policy(bindings::NLA_U32))]));
 static SET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[
     (A_UID, policy(bindings::NLA_U32)),
     (A_FLAGS, flags_policy(bindings::uoa_set_flags___UOA_F_ALL)),
     (A_ENTRY, nest_policy(&ENTRY_POLICY)),
 ]));
-static OPTIONS_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> =
-    CConst(table(&[(A_OPTIONS, flags_policy(bindings::uoa_options___UOA_OPT_ALL))]));
+static OPTIONS_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[(
+    A_OPTIONS,
+    flags_policy(bindings::uoa_options___UOA_OPT_ALL),
+)]));
 static ENTRY_POLICY: CConst<[bindings::nla_policy; N_ENTRY_ATTRS]> = CConst(table(&[
     // At most 16 bytes; 4 or 16 is checked when parsing.
-    (E_ADDR, bindings::nla_policy { len: 16, ..policy(bindings::NLA_BINARY) }),
+    (
+        E_ADDR,
+        bindings::nla_policy {
+            len: 16,
+            ..policy(bindings::NLA_BINARY)
+        },
+    ),
     (E_PREFIXLEN, policy(bindings::NLA_U8)),
     (E_UID, policy(bindings::NLA_U32)),
     (E_TABLE, policy(bindings::NLA_U32)),
     (E_IFINDEX, policy(bindings::NLA_U32)),
-    (E_FLAGS, flags_policy(bindings::uoa_entry_flags___UOA_EF_ALL)),
+    (
+        E_FLAGS,
+        flags_policy(bindings::uoa_entry_flags___UOA_EF_ALL),
+    ),
 ]));
 
 // Each op's maximum attribute type: its policy's reach.
@@ -98,7 +114,11 @@ const GET_MAXATTR: u32 = A_UID;
 const SET_MAXATTR: u32 = (N_ATTRS - 1) as u32;
 const OPTIONS_MAXATTR: u32 = A_OPTIONS;
 
-const fn op(cmd: u32, policy: Option<&'static CConst<[bindings::nla_policy; N_ATTRS]>>, maxattr: u32) -> bindings::genl_ops {
+const fn op(
+    cmd: u32,
+    policy: Option<&'static CConst<[bindings::nla_policy; N_ATTRS]>>,
+    maxattr: u32,
+) -> bindings::genl_ops {
     // SAFETY: all-zero is an op with no handlers, policy or flags.
     let mut o: bindings::genl_ops = unsafe { core::mem::zeroed() };
     o.cmd = cmd as u8;
@@ -110,13 +130,28 @@ const fn op(cmd: u32, policy: Option<&'static CConst<[bindings::nla_policy; N_AT
 }
 
 static OPS: CConst<[bindings::genl_ops; 5]> = CConst([
-    bindings::genl_ops { doit: Some(get_status), ..op(CMD_GET_STATUS, None, 0) },
-    bindings::genl_ops { dumpit: Some(get_entries), ..op(CMD_GET_ENTRIES, Some(&GET_POLICY), GET_MAXATTR) },
+    bindings::genl_ops {
+        doit: Some(get_status),
+        ..op(CMD_GET_STATUS, None, 0)
+    },
+    bindings::genl_ops {
+        dumpit: Some(get_entries),
+        ..op(CMD_GET_ENTRIES, Some(&GET_POLICY), GET_MAXATTR)
+    },
     // CAP_NET_ADMIN is checked in the handler, not with GENL_UNS_ADMIN_PERM,
     // so that the refusal can say why.
-    bindings::genl_ops { doit: Some(set_entries), ..op(CMD_SET_ENTRIES, Some(&SET_POLICY), SET_MAXATTR) },
-    bindings::genl_ops { dumpit: Some(get_counters), ..op(CMD_GET_COUNTERS, Some(&GET_POLICY), GET_MAXATTR) },
-    bindings::genl_ops { doit: Some(set_options), ..op(CMD_SET_OPTIONS, Some(&OPTIONS_POLICY), OPTIONS_MAXATTR) },
+    bindings::genl_ops {
+        doit: Some(set_entries),
+        ..op(CMD_SET_ENTRIES, Some(&SET_POLICY), SET_MAXATTR)
+    },
+    bindings::genl_ops {
+        dumpit: Some(get_counters),
+        ..op(CMD_GET_COUNTERS, Some(&GET_POLICY), GET_MAXATTR)
+    },
+    bindings::genl_ops {
+        doit: Some(set_options),
+        ..op(CMD_SET_OPTIONS, Some(&OPTIONS_POLICY), OPTIONS_MAXATTR)
+    },
 ]);
 
 /// The registered family; dropping it unregisters it and waits for running
@@ -184,7 +219,10 @@ fn state_of(net: *mut bindings::net) -> &'static NetState {
 /// # Safety
 ///
 /// Called by genetlink only, with the request of a doit of our family.
-unsafe extern "C" fn get_status(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
+unsafe extern "C" fn get_status(
+    skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+) -> c_int {
     // SAFETY: genetlink passes this doit's request; the op has no policy.
     errno(reply_status(&unsafe { Request::new(skb, info, 0) }))
 }
@@ -196,15 +234,21 @@ fn reply_status(req: &Request<'_>) -> Result {
     // SAFETY: `net` is alive while the request runs; its cookie is written
     // once at creation.
     let cookie = unsafe { (*net).net_cookie };
-    let (entries, uids, memory) =
-        state.store.read(|s| s.map_or((0, 0, 0), |s| (s.entries().len(), s.uid_count(), s.memory())));
+    let (entries, uids, memory) = state.store.read(|s| {
+        s.map_or((0, 0, 0), |s| {
+            (s.entries().len(), s.uid_count(), s.memory())
+        })
+    });
 
     let mut reply = req.reply(FAMILY.get(), CMD_GET_STATUS, 256)?;
     let w = reply.writer();
     w.put_cstr(bindings::uoa_attr_UOA_A_VERSION, VERSION)?;
     w.put_u64(bindings::uoa_attr_UOA_A_NETNS_COOKIE, cookie, A_PAD)?;
     w.put_u64(bindings::uoa_attr_UOA_A_STATUS_REQUESTS, requests, A_PAD)?;
-    w.put_u32(bindings::uoa_attr_UOA_A_STATUS_ENTRIES, saturating_u32(entries))?;
+    w.put_u32(
+        bindings::uoa_attr_UOA_A_STATUS_ENTRIES,
+        saturating_u32(entries),
+    )?;
     w.put_u32(bindings::uoa_attr_UOA_A_STATUS_UIDS, saturating_u32(uids))?;
     w.put_u64(bindings::uoa_attr_UOA_A_STATUS_MEMORY, memory as u64, A_PAD)?;
     w.put_u32(A_OPTIONS, state.options())?;
@@ -259,9 +303,11 @@ fn dump_scope(dump: &Dump<'_>) -> Result<Option<u32>> {
         (true, f) => Ok(f),
         (false, None) => Ok(Some(caller)),
         (false, Some(f)) if f == caller => Ok(Some(f)),
-        (false, Some(_)) => {
-            Err(dump.extack().refuse(None, EPERM, format_args!("only CAP_NET_ADMIN may read other uids' entries")))
-        }
+        (false, Some(_)) => Err(dump.extack().refuse(
+            None,
+            EPERM,
+            format_args!("only CAP_NET_ADMIN may read other uids' entries"),
+        )),
     }
 }
 
@@ -312,7 +358,10 @@ fn dump_step(
 ///
 /// Called by genetlink only, with the message and callback of a dump of our
 /// family.
-unsafe extern "C" fn get_entries(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> c_int {
+unsafe extern "C" fn get_entries(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
     // SAFETY: genetlink passes this dumpit's buffer and callback.
     let mut dump = unsafe { Dump::new(skb, cb) };
     dump_len(dump_scope(&dump).and_then(|uid| {
@@ -330,14 +379,23 @@ unsafe extern "C" fn get_entries(skb: *mut bindings::sk_buff, cb: *mut bindings:
 ///
 /// Called by genetlink only, with the message and callback of a dump of our
 /// family.
-unsafe extern "C" fn get_counters(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> c_int {
+unsafe extern "C" fn get_counters(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
     // SAFETY: genetlink passes this dumpit's buffer and callback.
     let mut dump = unsafe { Dump::new(skb, cb) };
     dump_len(dump_scope(&dump).and_then(|uid| {
-        dump_step(&mut dump, CMD_GET_COUNTERS, Snapshot::uid_count, |w, s, i| {
-            let (u, c) = s.uid_counter(i)?;
-            uid.is_none_or(|x| x == u).then(|| put_counters(w, Some(u), c))
-        })
+        dump_step(
+            &mut dump,
+            CMD_GET_COUNTERS,
+            Snapshot::uid_count,
+            |w, s, i| {
+                let (u, c) = s.uid_counter(i)?;
+                uid.is_none_or(|x| x == u)
+                    .then(|| put_counters(w, Some(u), c))
+            },
+        )
     }))
 }
 
@@ -350,7 +408,11 @@ fn need_admin(req: &Request<'_>, what: &str) -> Result {
     if req.is_admin() {
         return Ok(());
     }
-    Err(req.extack().refuse(None, EPERM, format_args!("changing UOA {what} needs CAP_NET_ADMIN")))
+    Err(req.extack().refuse(
+        None,
+        EPERM,
+        format_args!("changing UOA {what} needs CAP_NET_ADMIN"),
+    ))
 }
 
 /// doit of UOA_CMD_SET_ENTRIES.
@@ -358,7 +420,10 @@ fn need_admin(req: &Request<'_>, what: &str) -> Result {
 /// # Safety
 ///
 /// Called by genetlink only, with the request of a doit of our family.
-unsafe extern "C" fn set_entries(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
+unsafe extern "C" fn set_entries(
+    skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+) -> c_int {
     // SAFETY: genetlink passes this doit's request, parsed with SET_POLICY.
     let req = unsafe { Request::new(skb, info, SET_MAXATTR) };
     errno(need_admin(&req, "entries").and_then(|()| apply_entries(&req)))
@@ -369,7 +434,10 @@ unsafe extern "C" fn set_entries(skb: *mut bindings::sk_buff, info: *mut binding
 /// # Safety
 ///
 /// Called by genetlink only, with the request of a doit of our family.
-unsafe extern "C" fn set_options(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
+unsafe extern "C" fn set_options(
+    skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+) -> c_int {
     // SAFETY: genetlink passes this doit's request, parsed with OPTIONS_POLICY.
     let req = unsafe { Request::new(skb, info, OPTIONS_MAXATTR) };
     errno(need_admin(&req, "options").and_then(|()| apply_options(&req)))
@@ -377,7 +445,9 @@ unsafe extern "C" fn set_options(skb: *mut bindings::sk_buff, info: *mut binding
 
 fn apply_options(req: &Request<'_>) -> Result {
     let Some(options) = req.attr(A_OPTIONS) else {
-        return Err(req.extack().refuse(None, EINVAL, format_args!("UOA_A_OPTIONS is required")));
+        return Err(req
+            .extack()
+            .refuse(None, EINVAL, format_args!("UOA_A_OPTIONS is required")));
     };
     state_of(req.net()).set_options(options.u32()?);
     Ok(())
@@ -393,7 +463,11 @@ fn parse_entry(a: &Attr<'_>, extack: Extack) -> Result<Change> {
     };
     let addr = addr.bytes();
     let full = if addr.len() == 4 { 32 } else { 128 };
-    let len = t.attr(E_PREFIXLEN).map(|l| l.u8()).transpose()?.unwrap_or(full);
+    let len = t
+        .attr(E_PREFIXLEN)
+        .map(|l| l.u8())
+        .transpose()?
+        .unwrap_or(full);
     let prefix = match Prefix::from_bytes(addr, len) {
         Ok(p) => p,
         Err(r) => return refuse(EINVAL, format_args!("{r}")),
@@ -403,10 +477,18 @@ fn parse_entry(a: &Attr<'_>, extack: Extack) -> Result<Change> {
         return Ok(Change::Remove(prefix));
     }
     let (Some(uid), Some(table)) = (u32_of(E_UID)?, u32_of(E_TABLE)?) else {
-        return refuse(EINVAL, format_args!("entry {prefix} lacks UOA_A_ENTRY_UID or _TABLE"));
+        return refuse(
+            EINVAL,
+            format_args!("entry {prefix} lacks UOA_A_ENTRY_UID or _TABLE"),
+        );
     };
     let ifindex = u32_of(E_IFINDEX)?.unwrap_or(0);
-    Ok(Change::Add(Entry { prefix, uid, table, ifindex }))
+    Ok(Change::Add(Entry {
+        prefix,
+        uid,
+        table,
+        ifindex,
+    }))
 }
 
 enum Change {
@@ -422,7 +504,9 @@ fn apply_entries(req: &Request<'_>) -> Result {
         (false, None) => Replace::Nothing,
         (true, None) => Replace::All,
         (true, Some(u)) => Replace::Uid(u),
-        (false, Some(_)) => return Err(extack.refuse(None, EINVAL, format_args!("UOA_A_UID needs UOA_F_REPLACE"))),
+        (false, Some(_)) => {
+            return Err(extack.refuse(None, EINVAL, format_args!("UOA_A_UID needs UOA_F_REPLACE")))
+        }
     };
 
     let n_entries = req.all(A_ENTRY).count();
@@ -435,9 +519,14 @@ fn apply_entries(req: &Request<'_>) -> Result {
         }
     }
 
-    match state_of(req.net()).store.update(replace, &mut removes, &mut adds) {
+    match state_of(req.net())
+        .store
+        .update(replace, &mut removes, &mut adds)
+    {
         Ok(()) => Ok(()),
-        Err(Update::Refused(r)) => Err(extack.refuse(None, Error::from_errno(-r.errno()), format_args!("{r}"))),
+        Err(Update::Refused(r)) => {
+            Err(extack.refuse(None, Error::from_errno(-r.errno()), format_args!("{r}")))
+        }
         Err(Update::Error(e)) => Err(e),
     }
 }

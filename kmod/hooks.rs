@@ -65,7 +65,10 @@ unsafe fn write_addr(family: Family, addr: u128, p: *mut c_void) {
     match family {
         // SAFETY: 4 writable bytes for AF_INET, per the contract; IPv4
         // addresses sit in the low 32 bits.
-        Family::V4 => unsafe { p.cast::<[u8; 4]>().write_unaligned((addr as u32).to_be_bytes()) },
+        Family::V4 => unsafe {
+            p.cast::<[u8; 4]>()
+                .write_unaligned((addr as u32).to_be_bytes())
+        },
         // SAFETY: 16 writable bytes for AF_INET6, per the contract.
         Family::V6 => unsafe { p.cast::<[u8; 16]>().write_unaligned(addr.to_be_bytes()) },
     }
@@ -222,9 +225,12 @@ unsafe extern "C" fn route_saddr(
         return 0;
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.
-    let (Some((fam, dst)), Some((_, src))) =
-        (unsafe { (read_addr(family as u32, daddr), read_addr(family as u32, saddr)) })
-    else {
+    let (Some((fam, dst)), Some((_, src))) = (unsafe {
+        (
+            read_addr(family as u32, daddr),
+            read_addr(family as u32, saddr),
+        )
+    }) else {
         return 0;
     };
     // SAFETY: the core passes the flow's live namespace.

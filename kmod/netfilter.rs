@@ -33,8 +33,14 @@ const fn hook(pf: u32, priority: i32) -> bindings::nf_hook_ops {
 /// The hooks; netfilter only reads them (it copies what it needs per
 /// namespace).
 static OPS: CConst<[bindings::nf_hook_ops; 2]> = CConst([
-    hook(bindings::NFPROTO_IPV4, bindings::nf_ip_hook_priorities_NF_IP_PRI_FILTER),
-    hook(bindings::NFPROTO_IPV6, bindings::nf_ip6_hook_priorities_NF_IP6_PRI_FILTER),
+    hook(
+        bindings::NFPROTO_IPV4,
+        bindings::nf_ip_hook_priorities_NF_IP_PRI_FILTER,
+    ),
+    hook(
+        bindings::NFPROTO_IPV6,
+        bindings::nf_ip6_hook_priorities_NF_IP6_PRI_FILTER,
+    ),
 ]);
 
 /// Registers the hooks in `net` (pernet init).
@@ -89,13 +95,29 @@ unsafe extern "C" fn local_out(
         let st = &*state;
         let out = st.out.as_ref().map_or(0, |d| d.ifindex as u32);
         let saddr: *const c_void = if u32::from(st.pf) == bindings::NFPROTO_IPV4 {
-            core::ptr::addr_of!((*bindings::ip_hdr(skb)).__bindgen_anon_1.__bindgen_anon_1.saddr).cast()
+            core::ptr::addr_of!(
+                (*bindings::ip_hdr(skb))
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .saddr
+            )
+            .cast()
         } else {
-            core::ptr::addr_of!((*bindings::ipv6_hdr(skb)).__bindgen_anon_1.__bindgen_anon_1.saddr).cast()
+            core::ptr::addr_of!(
+                (*bindings::ipv6_hdr(skb))
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .saddr
+            )
+            .cast()
         };
         (uid, st.net, u32::from(st.pf), out, saddr)
     };
-    let family = if pf == bindings::NFPROTO_IPV4 { bindings::AF_INET } else { bindings::AF_INET6 };
+    let family = if pf == bindings::NFPROTO_IPV4 {
+        bindings::AF_INET
+    } else {
+        bindings::AF_INET6
+    };
     // SAFETY: the network header holds the source address of its family.
     let Some((family, src)) = (unsafe { read_addr(family, saddr) }) else {
         return bindings::NF_ACCEPT;

@@ -41,7 +41,9 @@ impl Writer {
     fn put(&mut self, attr: u32, bytes: &[u8]) -> Result {
         // SAFETY: `self.skb` is valid (type invariant); `bytes` lives across
         // the call, which copies it.
-        to_result(unsafe { bindings::nla_put(self.skb, attr as _, bytes.len() as _, bytes.as_ptr().cast()) })
+        to_result(unsafe {
+            bindings::nla_put(self.skb, attr as _, bytes.len() as _, bytes.as_ptr().cast())
+        })
     }
 
     pub(crate) fn put_u8(&mut self, attr: u32, value: u8) -> Result {
@@ -61,7 +63,13 @@ impl Writer {
         let value = value.to_ne_bytes();
         // SAFETY: as in `put`.
         to_result(unsafe {
-            bindings::nla_put_64bit(self.skb, attr as _, value.len() as _, value.as_ptr().cast(), pad as _)
+            bindings::nla_put_64bit(
+                self.skb,
+                attr as _,
+                value.len() as _,
+                value.as_ptr().cast(),
+                pad as _,
+            )
         })
     }
 
@@ -113,7 +121,16 @@ impl Reply {
         }
         // SAFETY: `skb` is the fresh message; `info` and `family` are valid
         // per the contract.
-        let hdr = unsafe { bindings::genlmsg_put(skb, (*info).snd_portid, (*info).snd_seq, family, 0, cmd as u8) };
+        let hdr = unsafe {
+            bindings::genlmsg_put(
+                skb,
+                (*info).snd_portid,
+                (*info).snd_seq,
+                family,
+                0,
+                cmd as u8,
+            )
+        };
         if hdr.is_null() {
             // SAFETY: `skb` is ours and not passed on.
             unsafe { bindings::nlmsg_free(skb) };
@@ -167,11 +184,23 @@ impl DumpMsg {
         // SAFETY: per the contract `cb`, its request skb and header are
         // valid; NETLINK_CB is the start of the request's `cb` area.
         let (portid, seq) = unsafe {
-            let parms = (*(*cb).skb).cb.as_ptr().cast::<bindings::netlink_skb_parms>();
+            let parms = (*(*cb).skb)
+                .cb
+                .as_ptr()
+                .cast::<bindings::netlink_skb_parms>();
             ((*parms).portid, (*(*cb).nlh).nlmsg_seq)
         };
         // SAFETY: `skb` is the dump's message buffer.
-        let hdr = unsafe { bindings::genlmsg_put(skb, portid, seq, family, bindings::NLM_F_MULTI as _, cmd as u8) };
+        let hdr = unsafe {
+            bindings::genlmsg_put(
+                skb,
+                portid,
+                seq,
+                family,
+                bindings::NLM_F_MULTI as _,
+                cmd as u8,
+            )
+        };
         // SAFETY: `hdr` is the header just written; this flags the message if
         // `cb->seq` changed since the previous one.
         (!hdr.is_null()).then(|| unsafe {
@@ -217,7 +246,11 @@ impl<'a> Attr<'a> {
         // SAFETY: a validated attribute holds `nla_len` bytes, its payload
         // right after the header.
         let payload = unsafe { core::slice::from_raw_parts(nla.cast::<u8>().add(NLA_HDRLEN), len) };
-        Some(Attr { kind: hdr.nla_type & bindings::NLA_TYPE_MASK as u16, payload, raw: nla })
+        Some(Attr {
+            kind: hdr.nla_type & bindings::NLA_TYPE_MASK as u16,
+            payload,
+            raw: nla,
+        })
     }
 
     pub(crate) fn kind(&self) -> u32 {
@@ -227,10 +260,14 @@ impl<'a> Attr<'a> {
         self.payload
     }
     pub(crate) fn u8(&self) -> Result<u8> {
-        Ok(u8::from_ne_bytes(self.payload.try_into().map_err(|_| EINVAL)?))
+        Ok(u8::from_ne_bytes(
+            self.payload.try_into().map_err(|_| EINVAL)?,
+        ))
     }
     pub(crate) fn u32(&self) -> Result<u32> {
-        Ok(u32::from_ne_bytes(self.payload.try_into().map_err(|_| EINVAL)?))
+        Ok(u32::from_ne_bytes(
+            self.payload.try_into().map_err(|_| EINVAL)?,
+        ))
     }
 
     /// The attributes nested in this one, parsed with `policy` (whose
@@ -255,7 +292,10 @@ impl<'a> Attr<'a> {
                 extack.0,
             )
         })?;
-        Ok(Table { tb, _msg: PhantomData })
+        Ok(Table {
+            tb,
+            _msg: PhantomData,
+        })
     }
 }
 
@@ -311,7 +351,12 @@ impl Extack {
 
     /// Sets the message (NL_SET_ERR_MSG_FMT) and the attribute it is about,
     /// and returns `e` for the caller to fail with.
-    pub(crate) fn refuse(self, attr: Option<&Attr<'_>>, e: Error, msg: fmt::Arguments<'_>) -> Error {
+    pub(crate) fn refuse(
+        self,
+        attr: Option<&Attr<'_>>,
+        e: Error,
+        msg: fmt::Arguments<'_>,
+    ) -> Error {
         self.say(attr, msg);
         e
     }
@@ -344,9 +389,17 @@ impl<'a> Request<'a> {
     ///
     /// `skb` and `info` must be those genetlink passed to a doit, and
     /// `maxattr` that op's maximum attribute type.
-    pub(crate) unsafe fn new(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info, maxattr: u32) -> Self {
+    pub(crate) unsafe fn new(
+        skb: *mut bindings::sk_buff,
+        info: *mut bindings::genl_info,
+        maxattr: u32,
+    ) -> Self {
         // SAFETY: per the contract, `info` is valid for the whole doit.
-        Request { skb, info: unsafe { &*info }, maxattr }
+        Request {
+            skb,
+            info: unsafe { &*info },
+            maxattr,
+        }
     }
 
     pub(crate) fn net(&self) -> *mut bindings::net {
@@ -378,7 +431,8 @@ impl<'a> Request<'a> {
         // attributes follow the genl header (the family has no user header)
         // and live as long as the request.
         let all = unsafe {
-            let len = ((*self.info.nlhdr).nlmsg_len as usize).saturating_sub(NLMSG_HDRLEN + GENL_HDRLEN);
+            let len =
+                ((*self.info.nlhdr).nlmsg_len as usize).saturating_sub(NLMSG_HDRLEN + GENL_HDRLEN);
             let data = self.info.genlhdr.cast::<u8>().add(GENL_HDRLEN);
             Attrs(core::slice::from_raw_parts(data, len))
         };
@@ -386,7 +440,12 @@ impl<'a> Request<'a> {
     }
 
     /// Starts the reply, with room for `payload` bytes of attributes.
-    pub(crate) fn reply(&self, family: *const bindings::genl_family, cmd: u32, payload: usize) -> Result<Reply> {
+    pub(crate) fn reply(
+        &self,
+        family: *const bindings::genl_family,
+        cmd: u32,
+        payload: usize,
+    ) -> Result<Reply> {
         // SAFETY: `info` is a running doit's (type invariant) of `family`.
         unsafe { Reply::new(self.info, family, cmd, payload) }
     }
@@ -405,7 +464,11 @@ impl<'a> Request<'a> {
 ///
 /// `attrs` must be null or such a table of validated attributes that
 /// outlive `'a`.
-unsafe fn parsed_attr<'a>(attrs: *mut *mut bindings::nlattr, maxattr: u32, kind: u32) -> Option<Attr<'a>> {
+unsafe fn parsed_attr<'a>(
+    attrs: *mut *mut bindings::nlattr,
+    maxattr: u32,
+    kind: u32,
+) -> Option<Attr<'a>> {
     if attrs.is_null() || kind > maxattr {
         return None;
     }
@@ -431,9 +494,15 @@ impl<'a> Dump<'a> {
     /// # Safety
     ///
     /// `skb` and `cb` must be those genetlink passed to a dumpit.
-    pub(crate) unsafe fn new(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> Self {
+    pub(crate) unsafe fn new(
+        skb: *mut bindings::sk_buff,
+        cb: *mut bindings::netlink_callback,
+    ) -> Self {
         // SAFETY: per the contract, `cb` is valid and ours for the call.
-        Dump { skb, cb: unsafe { &mut *cb } }
+        Dump {
+            skb,
+            cb: unsafe { &mut *cb },
+        }
     }
 
     fn info(&self) -> &bindings::genl_dumpit_info {
@@ -463,7 +532,15 @@ impl<'a> Dump<'a> {
     /// The requester's uid.
     pub(crate) fn caller_uid(&self) -> u32 {
         // SAFETY: NETLINK_CB is the start of the request skb's `cb` area.
-        unsafe { (*(*self.cb.skb).cb.as_ptr().cast::<bindings::netlink_skb_parms>()).creds.uid.val }
+        unsafe {
+            (*(*self.cb.skb)
+                .cb
+                .as_ptr()
+                .cast::<bindings::netlink_skb_parms>())
+            .creds
+            .uid
+            .val
+        }
     }
 
     /// Whether the requester has `CAP_NET_ADMIN` in its namespace.
@@ -491,7 +568,11 @@ impl<'a> Dump<'a> {
     }
 
     /// Starts a message; `None` if not even the header fits.
-    pub(crate) fn message(&mut self, family: *const bindings::genl_family, cmd: u32) -> Option<DumpMsg> {
+    pub(crate) fn message(
+        &mut self,
+        family: *const bindings::genl_family,
+        cmd: u32,
+    ) -> Option<DumpMsg> {
         // SAFETY: `skb` and `cb` are this dumpit's (type invariant).
         unsafe { DumpMsg::new(self.skb, self.cb, family, cmd) }
     }
@@ -509,13 +590,20 @@ impl<'a> Dump<'a> {
 /// # Safety
 ///
 /// `extack` must be null or the extack of a running request.
-unsafe fn set_err(extack: *mut bindings::netlink_ext_ack, attr: Option<&Attr<'_>>, msg: fmt::Arguments<'_>) {
+unsafe fn set_err(
+    extack: *mut bindings::netlink_ext_ack,
+    attr: Option<&Attr<'_>>,
+    msg: fmt::Arguments<'_>,
+) {
     // SAFETY: per the contract, a non-null `extack` is ours to write while
     // the request runs.
     let Some(ack) = (unsafe { extack.as_mut() }) else {
         return;
     };
-    let mut buf = MsgBuf { buf: &mut ack._msg_buf, len: 0 };
+    let mut buf = MsgBuf {
+        buf: &mut ack._msg_buf,
+        len: 0,
+    };
     // Truncation is fine: `MsgBuf` never fails.
     let _ = buf.write_fmt(msg);
     let end = buf.len;

@@ -31,7 +31,9 @@ pub(crate) struct NetState {
 impl NetState {
     /// Counts one status request and returns the count, this one included.
     pub(crate) fn count_status_request(&self) -> u64 {
-        self.status_requests.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+        self.status_requests
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1)
     }
 
     pub(crate) fn options(&self) -> u32 {

@@ -83,13 +83,17 @@ pub(crate) unsafe extern "C" fn route_change(
     // SAFETY: the core passes a valid description, ours for the call.
     let r = unsafe { &mut *r };
     // SAFETY: `prefsrc` has 16 bytes, enough for either family.
-    let Some((family, prefsrc)) = (unsafe { read_addr(u32::from(r.family), r.prefsrc.as_ptr().cast()) }) else {
+    let Some((family, prefsrc)) =
+        (unsafe { read_addr(u32::from(r.family), r.prefsrc.as_ptr().cast()) })
+    else {
         return 0;
     };
     let oifs: &[u32] = match usize::try_from(r.n_oifs) {
         // SAFETY: `oifs` holds `n_oifs` interface indexes (positive, so
         // the same as `u32`s) for the whole call.
-        Ok(n) if n > 0 && !r.oifs.is_null() => unsafe { core::slice::from_raw_parts(r.oifs.cast(), n) },
+        Ok(n) if n > 0 && !r.oifs.is_null() => unsafe {
+            core::slice::from_raw_parts(r.oifs.cast(), n)
+        },
         _ => &[],
     };
     let change = Change {
@@ -119,7 +123,9 @@ pub(crate) unsafe extern "C" fn route_change(
                     charge(state, s, who, route::COUNT_REFUSED);
                     let mut name = [0u8; bindings::IFNAMSIZ as usize];
                     let ifname = match why {
-                        route::Refusal::Interface { ifindex, .. } => ifname(net, ifindex, &mut name),
+                        route::Refusal::Interface { ifindex, .. } => {
+                            ifname(net, ifindex, &mut name)
+                        }
                         _ => None,
                     };
                     // SAFETY: the core passes the request's extack.
@@ -136,7 +142,11 @@ pub(crate) unsafe extern "C" fn route_change(
 /// # Safety
 ///
 /// `net` must be live and the caller inside an RCU read-side section.
-unsafe fn ifname<'a>(net: *const bindings::net, ifindex: u32, buf: &'a mut [u8]) -> Option<&'a str> {
+unsafe fn ifname<'a>(
+    net: *const bindings::net,
+    ifindex: u32,
+    buf: &'a mut [u8],
+) -> Option<&'a str> {
     // SAFETY: per the contract; the device stays alive during the section.
     let dev = unsafe { bindings::dev_get_by_index_rcu(net.cast_mut(), ifindex as c_int).as_ref() }?;
     for (b, c) in buf.iter_mut().zip(dev.name.iter()) {
@@ -152,7 +162,12 @@ unsafe fn ifname<'a>(net: *const bindings::net, ifindex: u32, buf: &'a mut [u8])
 /// # Safety
 ///
 /// Called by the hook core only, with a live `net`, under RCU.
-pub(crate) unsafe extern "C" fn route_table(net: *const bindings::net, uid: u32, table: u32, show: bool) -> u32 {
+pub(crate) unsafe extern "C" fn route_table(
+    net: *const bindings::net,
+    uid: u32,
+    table: u32,
+    show: bool,
+) -> u32 {
     if verdict::exempt(uid) {
         return 0;
     }

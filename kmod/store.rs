@@ -61,7 +61,8 @@ impl Counters {
 
     fn add(&self, other: &Counters) {
         for c in Self::ORDER {
-            self.slot(c).fetch_add(other.slot(c).load(Ordering::Relaxed), Ordering::Relaxed);
+            self.slot(c)
+                .fetch_add(other.slot(c).load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 }
@@ -112,8 +113,17 @@ impl Snapshot {
         let mut interfaces = KVVec::from_elem(false, nu, GFP_KERNEL)?;
         policy::build_interfaces(&entries, &uids, &uid_hash, &mut interfaces);
         let has_blocks = entries.iter().any(|e| !e.prefix.is_host());
-        let snapshot =
-            Snapshot { entries, ranges, uids, by_uid, counters, interfaces, uid_hash, host_hash, has_blocks };
+        let snapshot = Snapshot {
+            entries,
+            ranges,
+            uids,
+            by_uid,
+            counters,
+            interfaces,
+            uid_hash,
+            host_hash,
+            has_blocks,
+        };
         Ok(KBox::new(snapshot, GFP_KERNEL)?)
     }
 
@@ -220,21 +230,35 @@ impl Store {
 
     /// Applies a batch (see `policy::apply`): all of it or, on a refusal or
     /// an allocation failure, none of it. Sleeps.
-    pub(crate) fn update(&self, replace: Replace, removes: &mut [Prefix], adds: &mut [Entry]) -> Result<(), Update> {
+    pub(crate) fn update(
+        &self,
+        replace: Replace,
+        removes: &mut [Prefix],
+        adds: &mut [Entry],
+    ) -> Result<(), Update> {
         let _writer = self.writer.lock();
         // Only writers replace the pointer and we hold the writers' lock,
         // so the current snapshot cannot be freed under us.
         let cur = self.current.load(Ordering::Acquire);
         // SAFETY: as above, `cur` stays alive until we replace it.
         let entries = unsafe { cur.as_ref() }.map_or(&[][..], |s| s.entries());
-        let cap = entries.len().checked_add(adds.len()).ok_or(Update::Error(ENOMEM))?;
+        let cap = entries
+            .len()
+            .checked_add(adds.len())
+            .ok_or(Update::Error(ENOMEM))?;
         let alloc_err = |e: kernel::alloc::AllocError| Update::Error(e.into());
         let mut out = KVVec::from_elem(Entry::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
-        let mut pairs = KVVec::from_elem(UidTable::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
-        let n = policy::apply(entries, replace, removes, adds, &mut out, &mut pairs).map_err(Update::Refused)?;
+        let mut pairs =
+            KVVec::from_elem(UidTable::default(), cap, GFP_KERNEL).map_err(alloc_err)?;
+        let n = policy::apply(entries, replace, removes, adds, &mut out, &mut pairs)
+            .map_err(Update::Refused)?;
         // SAFETY: `apply` wrote `n` items; the rest are `Copy` values.
         unsafe { out.set_len(n) };
-        let new = if n == 0 { ptr::null_mut() } else { KBox::into_raw(Snapshot::new(out).map_err(Update::Error)?) };
+        let new = if n == 0 {
+            ptr::null_mut()
+        } else {
+            KBox::into_raw(Snapshot::new(out).map_err(Update::Error)?)
+        };
         let old = self.current.swap(new, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if !old.is_null() {

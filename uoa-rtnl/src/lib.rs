@@ -157,6 +157,7 @@ impl Rtnl {
         let all = rtmsg(
             family,
             0,
+            0,
             RtTable::Unspec,
             Rtprot::Unspec,
             RtScope::Universe,
@@ -285,9 +286,12 @@ pub fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
 
 /// A route message header with its attributes. A table above 255 must go
 /// in RTA_TABLE (with `table` `RtTable::Unspec`).
+// One argument per field of `struct rtmsg` the callers set.
+#[allow(clippy::too_many_arguments)]
 pub fn rtmsg(
     family: Family,
     dst_len: u8,
+    tos: u8,
     table: RtTable,
     protocol: Rtprot,
     scope: RtScope,
@@ -298,7 +302,7 @@ pub fn rtmsg(
         .rtm_family(af(family))
         .rtm_dst_len(dst_len)
         .rtm_src_len(0)
-        .rtm_tos(0)
+        .rtm_tos(tos)
         .rtm_table(table)
         .rtm_protocol(protocol)
         .rtm_scope(scope)

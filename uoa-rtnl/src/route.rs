@@ -7,10 +7,10 @@
 //! type 0 unless a type was named, so that it matches any route to the
 //! destination the other keys allow.
 
-use super::{attr, find_attr, ip_bytes, ip_from_bytes, net, u32_of, Error};
+use super::{attr, find_attr, ip_bytes, ip_from_bytes, u32_of, Error};
 use neli::{
     consts::rtnl::{RtAddrFamily, RtScope, RtTable, Rta, RtmF, Rtn, Rtprot},
-    rtnl::{Rtmsg, RtmsgBuilder},
+    rtnl::Rtmsg,
     types::{Buffer, RtBuffer},
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -189,18 +189,16 @@ impl Route {
         kind: Rtn,
         attrs: RtBuffer<Rta, Buffer>,
     ) -> Result<Rtmsg, Error> {
-        RtmsgBuilder::default()
-            .rtm_family(super::af(self.family()))
-            .rtm_dst_len(self.dst_len)
-            .rtm_src_len(0)
-            .rtm_tos(self.tos)
-            .rtm_table(RtTable::Main)
-            .rtm_protocol(protocol)
-            .rtm_scope(scope)
-            .rtm_type(kind)
-            .rtattrs(attrs)
-            .build()
-            .map_err(net)
+        super::rtmsg(
+            self.family(),
+            self.dst_len,
+            self.tos,
+            RtTable::Main,
+            protocol,
+            scope,
+            kind,
+            attrs,
+        )
     }
 
     /// The route a dump message shows, if it is of IPv4 or IPv6, of a type

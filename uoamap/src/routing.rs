@@ -163,6 +163,7 @@ impl PolicyRouting {
         let msg = rtmsg(
             addr.family(),
             len,
+            0,
             RtTable::Unspec,
             Rtprot::Kernel,
             RtScope::Link,
@@ -211,6 +212,7 @@ impl PolicyRouting {
             let msg = rtmsg(
                 family,
                 dst_len,
+                0,
                 RtTable::Unspec,
                 Rtprot::Unspec,
                 RtScope::Nowhere,
