@@ -6,7 +6,7 @@ use crate::{
     cstatic::{CConst, CStatic},
     netlink::{Attr, Dump, Extack, Request, Writer},
     netns::{self, NetState},
-    policy::{Entry, Prefix, Replace},
+    policy::{route, Entry, Prefix, Replace},
     store::{Counters, Snapshot, Update},
     VERSION,
 };
@@ -15,12 +15,15 @@ use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 use bindings::{
     uoa_attr_UOA_A_COUNTERS as A_COUNTERS, uoa_attr_UOA_A_ENTRY as A_ENTRY,
     uoa_attr_UOA_A_FLAGS as A_FLAGS, uoa_attr_UOA_A_OPTIONS as A_OPTIONS,
-    uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_UID as A_UID,
+    uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_ROUTE_LIMIT as A_ROUTE_LIMIT,
+    uoa_attr_UOA_A_UID as A_UID,
     uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
     uoa_counter_attr_UOA_A_COUNTER_PACKETS_DROPPED as C_PACKETS_DROPPED,
     uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_CHANGED as C_ROUTES_CHANGED,
+    uoa_counter_attr_UOA_A_COUNTER_ROUTES as C_ROUTES,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_REFUSED as C_ROUTES_REFUSED,
+    uoa_counter_attr_UOA_A_COUNTER_ROUTE_LIMIT as C_ROUTE_LIMIT,
     uoa_counter_attr_UOA_A_COUNTER_SOURCES_DENIED as C_SOURCES_DENIED,
     uoa_counter_attr_UOA_A_COUNTER_SOURCES_REWRITTEN as C_SOURCES_REWRITTEN,
     uoa_counter_attr_UOA_A_COUNTER_UID as C_UID, uoa_entry_attr_UOA_A_ENTRY_ADDR as E_ADDR,
@@ -86,10 +89,11 @@ static SET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[
     (A_FLAGS, flags_policy(bindings::uoa_set_flags___UOA_F_ALL)),
     (A_ENTRY, nest_policy(&ENTRY_POLICY)),
 ]));
-static OPTIONS_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[(
-    A_OPTIONS,
-    flags_policy(bindings::uoa_options___UOA_OPT_ALL),
-)]));
+static OPTIONS_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[
+    (A_OPTIONS, flags_policy(bindings::uoa_options___UOA_OPT_ALL)),
+    (A_ROUTE_LIMIT, policy(bindings::NLA_U32)),
+    (A_UID, policy(bindings::NLA_U32)),
+]));
 static ENTRY_POLICY: CConst<[bindings::nla_policy; N_ENTRY_ATTRS]> = CConst(table(&[
     // At most 16 bytes; 4 or 16 is checked when parsing.
     (
@@ -112,7 +116,7 @@ static ENTRY_POLICY: CConst<[bindings::nla_policy; N_ENTRY_ATTRS]> = CConst(tabl
 // Each op's maximum attribute type: its policy's reach.
 const GET_MAXATTR: u32 = A_UID;
 const SET_MAXATTR: u32 = (N_ATTRS - 1) as u32;
-const OPTIONS_MAXATTR: u32 = A_OPTIONS;
+const OPTIONS_MAXATTR: u32 = A_ROUTE_LIMIT;
 
 const fn op(
     cmd: u32,
@@ -253,6 +257,7 @@ fn reply_status(req: &Request<'_>) -> Result {
     w.put_u64(bindings::uoa_attr_UOA_A_STATUS_MEMORY, memory as u64, A_PAD)?;
     w.put_u32(A_OPTIONS, state.options())?;
     put_counters(w, None, &state.others)?;
+    w.put_u32(A_ROUTE_LIMIT, state.route_limit())?;
     req.send(reply)
 }
 
@@ -274,10 +279,19 @@ fn put_entry(w: &mut Writer, e: &Entry) -> Result {
     })
 }
 
-fn put_counters(w: &mut Writer, uid: Option<u32>, c: &Counters) -> Result {
+/// A managed uid, for its counters: who, and its table's routes and limit.
+struct UidRoutes {
+    uid: u32,
+    routes: u32,
+    limit: u32,
+}
+
+fn put_counters(w: &mut Writer, uid: Option<UidRoutes>, c: &Counters) -> Result {
     w.nest(A_COUNTERS, |w| {
-        if let Some(uid) = uid {
-            w.put_u32(C_UID, uid)?;
+        if let Some(u) = &uid {
+            w.put_u32(C_UID, u.uid)?;
+            w.put_u32(C_ROUTES, u.routes)?;
+            w.put_u32(C_ROUTE_LIMIT, u.limit)?;
         }
         let kinds = [
             C_BINDS_DENIED,
@@ -385,15 +399,25 @@ unsafe extern "C" fn get_counters(
 ) -> c_int {
     // SAFETY: genetlink passes this dumpit's buffer and callback.
     let mut dump = unsafe { Dump::new(skb, cb) };
+    let net = dump.net();
+    let default_limit = state_of(net).route_limit();
     dump_len(dump_scope(&dump).and_then(|uid| {
         dump_step(
             &mut dump,
             CMD_GET_COUNTERS,
             Snapshot::uid_count,
             |w, s, i| {
-                let (u, c) = s.uid_counter(i)?;
-                uid.is_none_or(|x| x == u)
-                    .then(|| put_counters(w, Some(u), c))
+                let (u, c, own_limit) = s.uid_info(i)?;
+                uid.is_none_or(|x| x == u.uid).then(|| {
+                    let routes = UidRoutes {
+                        uid: u.uid,
+                        // SAFETY: the dump's namespace is live; we are
+                        // inside `dump_step`'s RCU read-side section.
+                        routes: unsafe { bindings::uoa_table_routes(net, u.table) },
+                        limit: route::route_limit(own_limit, default_limit),
+                    };
+                    put_counters(w, Some(routes), c)
+                })
             },
         )
     }))
@@ -444,12 +468,36 @@ unsafe extern "C" fn set_options(
 }
 
 fn apply_options(req: &Request<'_>) -> Result {
-    let Some(options) = req.attr(A_OPTIONS) else {
-        return Err(req
-            .extack()
-            .refuse(None, EINVAL, format_args!("UOA_A_OPTIONS is required")));
-    };
-    state_of(req.net()).set_options(options.u32()?);
+    let extack = req.extack();
+    let refuse = |e: Error, msg: core::fmt::Arguments<'_>| Err(extack.refuse(None, e, msg));
+    let u32_of = |kind| req.attr(kind).map(|a| a.u32()).transpose();
+    let (options, limit, uid) = (u32_of(A_OPTIONS)?, u32_of(A_ROUTE_LIMIT)?, u32_of(A_UID)?);
+    let state = state_of(req.net());
+    // Check everything before changing anything.
+    match (options, limit, uid) {
+        (None, None, _) => {
+            return refuse(
+                EINVAL,
+                format_args!("UOA_A_OPTIONS or UOA_A_ROUTE_LIMIT is required"),
+            )
+        }
+        (_, None, Some(_)) => {
+            return refuse(EINVAL, format_args!("UOA_A_UID needs UOA_A_ROUTE_LIMIT"))
+        }
+        (_, Some(0), None) => {
+            return refuse(EINVAL, format_args!("the default route limit must be at least 1"))
+        }
+        (_, Some(l), Some(u)) => {
+            if state.store.set_route_limit(u, l).is_err() {
+                return refuse(ENOENT, format_args!("uid {u} is not managed"));
+            }
+        }
+        (_, Some(l), None) => state.set_route_limit(l),
+        (_, None, None) => {}
+    }
+    if let Some(o) = options {
+        state.set_options(o);
+    }
     Ok(())
 }
 

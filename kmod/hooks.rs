@@ -265,6 +265,7 @@ static OPS: bindings::uoa_ops = bindings::uoa_ops {
     rtnl_permit: Some(crate::route::rtnl_permit),
     route_change: Some(crate::route::route_change),
     route_table: Some(crate::route::route_table),
+    route_add: Some(crate::route::route_add),
 };
 
 /// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands

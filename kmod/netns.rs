@@ -23,6 +23,8 @@ pub(crate) struct NetState {
     status_requests: AtomicU64,
     /// `UOA_OPT_*` bits.
     options: AtomicU32,
+    /// The default limit on a managed uid's routes; 0: the policy's.
+    route_limit: AtomicU32,
     /// What was refused to uids that are not managed.
     pub(crate) others: Counters,
     pub(crate) store: Store,
@@ -42,6 +44,15 @@ impl NetState {
 
     pub(crate) fn set_options(&self, options: u32) {
         self.options.store(options, Ordering::Relaxed);
+    }
+
+    /// The default limit on the routes of a managed uid's table.
+    pub(crate) fn route_limit(&self) -> u32 {
+        crate::policy::route::route_limit(0, self.route_limit.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_route_limit(&self, limit: u32) {
+        self.route_limit.store(limit, Ordering::Relaxed);
     }
 
     /// May managed uids bind ports below 1024 on their own addresses?

@@ -10,7 +10,7 @@ use crate::{
     netlink::Extack,
     policy::{
         route::{self, Change, Permit, Route},
-        verdict,
+        verdict::{self, Subject},
     },
 };
 use kernel::{bindings, ffi::c_int};
@@ -180,6 +180,41 @@ pub(crate) unsafe extern "C" fn route_table(
                 false => route::dump_table(who, table),
             }
             .unwrap_or(0)
+        })
+    }
+}
+
+/// A new route about to enter `table`, from any sender: `route::route_add`
+/// with the routes the FIB counts in it, for IPv4 and IPv6 together.
+///
+/// # Safety
+///
+/// Called by the hook core only, with a live `net`, under RTNL (and, for
+/// IPv6, the table's spinlock), with the request's extack or null.
+pub(crate) unsafe extern "C" fn route_add(
+    net: *const bindings::net,
+    table: u32,
+    extack: *mut bindings::netlink_ext_ack,
+) -> c_int {
+    // SAFETY: the core passes a live namespace.
+    unsafe {
+        with_policy(net, 0, |state, s| {
+            let t = s.tables();
+            let Some(m) = t.table_user(table) else {
+                return 0;
+            };
+            let limit = route::route_limit(s.route_limit(m), state.route_limit());
+            // SAFETY: `net` is live; the count is read under RCU.
+            let routes = bindings::uoa_table_routes(net.cast_mut(), table);
+            match route::route_add(Some(m), routes, limit) {
+                Ok(()) => 0,
+                Err(why) => {
+                    charge(state, s, Subject::Managed(m), route::COUNT_REFUSED);
+                    // SAFETY: the core passes the request's extack or null.
+                    Extack::from_raw(extack).say(None, format_args!("{}", why.message(None)));
+                    -(bindings::EPERM as c_int)
+                }
+            }
         })
     }
 }

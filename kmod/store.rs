@@ -15,7 +15,7 @@ use crate::policy::{
 };
 use crate::rcu;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// What the hooks refused or changed for one uid (uapi UOA_A_COUNTER_*).
@@ -79,9 +79,13 @@ pub(crate) struct Snapshot {
     counters: KVVec<Counters>,
     /// One per item of `uids`: do the uid's entries name interfaces (R1)?
     interfaces: KVVec<bool>,
+    /// One per item of `uids`: the limit on its routes the administrator
+    /// set (0: the namespace's default). Written under the writers' lock.
+    route_limits: KVVec<AtomicU32>,
     /// Hash tables for O(1) lookups: indexes into `uids` and into `entries`
     /// (host entries only).
     uid_hash: KVVec<u32>,
+    table_hash: KVVec<u32>,
     host_hash: KVVec<u32>,
     has_blocks: bool,
 }
@@ -103,11 +107,15 @@ impl Snapshot {
         by_uid.extend_from_slice(&entries, GFP_KERNEL)?;
         policy::sort_by_uid(&mut by_uid);
         let mut counters = KVVec::with_capacity(nu, GFP_KERNEL)?;
+        let mut route_limits = KVVec::with_capacity(nu, GFP_KERNEL)?;
         for _ in 0..nu {
             counters.push(Counters::default(), GFP_KERNEL)?;
+            route_limits.push(AtomicU32::new(0), GFP_KERNEL)?;
         }
         let mut uid_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(nu), GFP_KERNEL)?;
         policy::build_uid_hash(&uids, &mut uid_hash).map_err(|_| EINVAL)?;
+        let mut table_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(nu), GFP_KERNEL)?;
+        policy::build_table_hash(&uids, &mut table_hash).map_err(|_| EINVAL)?;
         let mut host_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(n), GFP_KERNEL)?;
         policy::build_host_hash(&entries, &mut host_hash).map_err(|_| EINVAL)?;
         let mut interfaces = KVVec::from_elem(false, nu, GFP_KERNEL)?;
@@ -120,7 +128,9 @@ impl Snapshot {
             by_uid,
             counters,
             interfaces,
+            route_limits,
             uid_hash,
+            table_hash,
             host_hash,
             has_blocks,
         };
@@ -136,6 +146,7 @@ impl Snapshot {
             by_uid: &self.by_uid,
             interfaces: &self.interfaces,
             uid_hash: &self.uid_hash,
+            table_hash: &self.table_hash,
             host_hash: &self.host_hash,
             has_blocks: self.has_blocks,
         }
@@ -154,9 +165,27 @@ impl Snapshot {
         self.uids.iter().map(|u| u.uid).zip(self.counters.iter())
     }
 
-    /// The `i`th managed uid and its counters.
-    pub(crate) fn uid_counter(&self, i: usize) -> Option<(u32, &Counters)> {
-        Some((self.uids.get(i)?.uid, self.counters.get(i)?))
+    /// The `i`th managed uid: its uid, table, counters and own route limit.
+    pub(crate) fn uid_info(&self, i: usize) -> Option<(UidTable, &Counters, u32)> {
+        let limit = self.route_limits.get(i)?.load(Ordering::Relaxed);
+        Some((*self.uids.get(i)?, self.counters.get(i)?, limit))
+    }
+
+    /// The route limit the administrator set for `m` (0: none).
+    pub(crate) fn route_limit(&self, m: Managed) -> u32 {
+        self.route_limits
+            .get(m.index)
+            .map_or(0, |l| l.load(Ordering::Relaxed))
+    }
+
+    /// Keeps the route limits of the uids that are in `old` too.
+    fn carry_route_limits(&self, old: &Snapshot) {
+        let t = self.tables();
+        for (u, l) in old.uids.iter().zip(old.route_limits.iter()) {
+            if let Some(mine) = t.managed(u.uid).and_then(|m| self.route_limits.get(m.index)) {
+                mine.store(l.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
     }
 
     /// The counters of `m`, a managed uid of this snapshot.
@@ -173,7 +202,9 @@ impl Snapshot {
             + self.uids.capacity() * size_of::<UidTable>()
             + self.counters.capacity() * size_of::<Counters>()
             + self.interfaces.capacity() * size_of::<bool>()
-            + (self.uid_hash.capacity() + self.host_hash.capacity()) * size_of::<u32>()
+            + self.route_limits.capacity() * size_of::<AtomicU32>()
+            + (self.uid_hash.capacity() + self.table_hash.capacity() + self.host_hash.capacity())
+                * size_of::<u32>()
     }
 
     /// Adds the counts of `old` to the uids that are in both.
@@ -257,7 +288,14 @@ impl Store {
         let new = if n == 0 {
             ptr::null_mut()
         } else {
-            KBox::into_raw(Snapshot::new(out).map_err(Update::Error)?)
+            let new = Snapshot::new(out).map_err(Update::Error)?;
+            // Limits change only under the writers' lock: copy them before
+            // the new snapshot is seen, so no route slips past one.
+            // SAFETY: as above.
+            if let Some(cur) = unsafe { cur.as_ref() } {
+                new.carry_route_limits(cur);
+            }
+            KBox::into_raw(new)
         };
         let old = self.current.swap(new, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -274,6 +312,17 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Sets the route limit of managed uid `uid` (0: the default).
+    pub(crate) fn set_route_limit(&self, uid: u32, limit: u32) -> Result<(), ()> {
+        let _writer = self.writer.lock();
+        self.read(|s| {
+            let s = s.ok_or(())?;
+            let m = s.tables().managed(uid).ok_or(())?;
+            s.route_limits.get(m.index).ok_or(())?.store(limit, Ordering::Relaxed);
+            Ok(())
+        })
     }
 
     /// Unpublishes the policy when the namespace starts to go away (pernet

@@ -10,6 +10,7 @@ apt_pkgs=(
 	patch flex bison bc cpio kmod rsync libelf-dev libssl-dev dwarves xz-utils
 	qemu-system-x86 udev busybox-static
 	iproute2 python3 python3-yaml python3-jsonschema socat netcat-openbsd passwd curl iputils-ping
+	bird2 iperf3
 )
 for p in "${apt_pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$p")

@@ -172,6 +172,18 @@ def test_everything_else_is_refused_with_its_reason():
             finally:
                 s.close()
         assert uoa.run_as(sioc_addrt, uid=U11, netns=NS) == errno.EPERM
+
+        # The same attempts as an unmanaged uid get the stock refusal, and as
+        # root the stock outcome (most succeed): never a reason of UOA's.
+        uoa_words = ("uid 101", "belongs to", "is not the table", "is not an address", "may not")
+        for args in attempts:
+            err = refused(args, U13)
+            assert "Operation not permitted" in err and not any(w in err for w in uoa_words), (args, err)
+        for args in attempts:
+            p = ip(args, check=False)
+            assert not any(w in p.stderr for w in uoa_words), (args, p.stderr)
+        assert "10.30.0.0/16 dev dummy0" in table(T12), "root's change lands where it says"
+        assert "10.30.0.0/16 dev dummy0" in table("100")
     finally:
         uoa.sh(f"ip netns del {NS}")
 
@@ -240,7 +252,66 @@ def test_uoa_route_is_the_users_tool_for_its_table():
         uoa.sh(f"ip netns del {NS}")
 
 
-RTM_NEWROUTE, RTA_DST, RTA_OIF, RTA_TABLE = 24, 1, 4, 15
+def test_route_limit_counts_every_route_of_the_table():
+    """A managed uid's table holds at most its limit, IPv4 and IPv6 together,
+    counted by the kernel whatever adds or removes a route; a replacement is
+    no new route; the limit is the table's, so root meets it too."""
+    setup()
+    try:
+        uoa.sh("ip link add dummy2 type dummy && ip link set dummy2 up", netns=NS)
+        base = uoa.counters(netns=NS)[U11]
+        # What uoamap put there: the connected routes of u11's addresses.
+        held = len(table(T11).splitlines()) + len(table(T11, "-6").splitlines())
+        assert base["routes"] == held > 0, (base, table(T11), table(T11, "-6"))
+        assert base["route_limit"] == 1_500_000, base
+        limit = held + 2
+        uoa.uoamap(f"route-limit {limit} u11", netns=NS)
+        assert uoa.counters(netns=NS)[U11]["route_limit"] == limit
+        assert uoa.counters(netns=NS)[U12]["route_limit"] == 1_500_000, "u12 keeps the default"
+        ip("route add 10.80.0.0/16 via 10.1.3.2", uid=U11)
+        ip("-6 route add 2001:db8:80::/48 via 2001:db8:1::2", uid=U11)
+        full = f"uid 1011 has reached its limit of {limit} routes"
+        refused_before = uoa.counters(netns=NS)[U11]["routes_refused"]
+        for args, uid in (("route add 10.81.0.0/16 via 10.1.3.2", U11),
+                          ("-6 route add 2001:db8:81::/48 via 2001:db8:1::2", U11),
+                          ("route append 10.80.0.0/16 via 10.1.3.3", U11),
+                          (f"route add 10.82.0.0/16 dev dummy0 table {T11}", None)):
+            err = refused(args, uid)
+            assert full in err and "Operation not permitted" in err, (args, err)
+        assert uoa.counters(netns=NS)[U11]["routes_refused"] - refused_before == 4
+        assert "10.81.0.0" not in table(T11) and "10.82.0.0" not in table(T11)
+        # A replacement at the limit is no new route.
+        ip("route replace 10.80.0.0/16 via 10.1.3.3", uid=U11)
+        assert "10.80.0.0/16 via 10.1.3.3" in table(T11)
+        # Whatever removes a route frees its place: a deletion, a link going down.
+        ip("route del 10.80.0.0/16", uid=U11)
+        ip("route add 10.83.0.0/16 dev dummy2", uid=U11)
+        assert uoa.counters(netns=NS)[U11]["routes"] == limit
+        uoa.sh("ip link set dummy2 down", netns=NS)
+        assert "10.83.0.0" not in table(T11)
+        assert uoa.counters(netns=NS)[U11]["routes"] == limit - 1
+        ip("route add 10.84.0.0/16 via 10.1.3.2", uid=U11)
+        # The user sees its own count; the admin's bad input changes nothing.
+        shown = uoa.sh(f"{uoa.UOAMAP.replace('uoamap', 'uoa-route')} show -s", uid=U11, netns=NS).stdout
+        assert f"routes {limit} of {limit}" in shown, shown
+        for bad in ("0 u11", "default", "lots u11", "5 u13"):
+            p = uoa.uoamap(f"route-limit {bad}", netns=NS, check=False)
+            assert p.returncode == 1 and p.stderr.startswith("uoamap: "), (bad, p.stderr)
+        assert "uid 1013 is not managed" in uoa.uoamap("route-limit 5 u13", netns=NS, check=False).stderr
+        assert uoa.counters(netns=NS)[U11]["route_limit"] == limit
+        # Back to the default: room again. Root and unmanaged tables have no limit.
+        uoa.uoamap("route-limit default u11", netns=NS)
+        ip("route add 10.85.0.0/16 via 10.1.3.2", uid=U11)
+        uoa.uoamap("route-limit 1", netns=NS)
+        assert uoa.counters(netns=NS)[U12]["route_limit"] == 1
+        ip("route add 10.86.0.0/16 dev dummy0")
+        assert "10.86.0.0/16" in table("main")
+    finally:
+        uoa.sh(f"ip netns del {NS}")
+
+
+RTM_NEWROUTE, RTA_DST, RTA_OIF, RTA_TABLE, RTA_ENCAP = 24, 1, 4, 15, 22
+NLA_F_NESTED = 0x8000
 NLM_F_CREATE_EXCL = 0x400 | 0x200
 
 
@@ -283,6 +354,8 @@ def test_raw_rtnetlink_attacks():
             (255, [], {errno.EPERM}, "table 255 is not the table of uid 1011"),
             # A truncated RTA_TABLE: refused by the kernel's own parser.
             (254, [(RTA_TABLE, b"\x01\x02")], {errno.EINVAL, errno.ERANGE}, ""),
+            # An encapsulation without its type, which no tool would send.
+            (254, [(RTA_ENCAP | NLA_F_NESTED, b"")], {errno.EPERM}, "uid 1011 may not use encapsulation"),
         ]
         for table_byte, attrs, want, reason in cases:
             got, text = uoa.run_as(raw_newroute, "10.70.0.0", oif, table_byte, attrs, uid=U11, netns=NS)

@@ -452,6 +452,8 @@ UOA_A_OPTIONS, UOA_A_COUNTERS = 11, 12
 UOA_A_COUNTER_UID = 2
 COUNTER_NAMES = {3: "binds_denied", 4: "sources_denied", 5: "sources_rewritten", 6: "packets_dropped",
                  7: "routes_changed", 8: "routes_refused"}
+# 32-bit: the routes in the uid's table now and its limit.
+TABLE_NAMES = {9: "routes", 10: "route_limit"}
 UOA_OPT_LOW_PORTS = 1
 
 
@@ -469,6 +471,7 @@ def _counters_here():
             attrs = parse_attrs(payload)
             uid = struct.unpack("=I", attrs[UOA_A_COUNTER_UID])[0]
             out[uid] = {name: u64(attrs[k]) if k in attrs else 0 for k, name in COUNTER_NAMES.items()}
+            out[uid].update({name: struct.unpack("=I", attrs[k])[0] for k, name in TABLE_NAMES.items()})
     return out
 
 

@@ -65,6 +65,8 @@ pub struct Status {
     pub options: u32,
     /// What was refused to unmanaged uids (`uid` is `None`).
     pub others: Counters,
+    /// The default limit on the routes of a managed uid's table.
+    pub route_limit: u32,
 }
 
 /// What the module refused or changed for a uid (`UOA_A_COUNTERS`).
@@ -78,6 +80,12 @@ pub struct Counters {
     pub packets_dropped: u64,
     pub routes_changed: u64,
     pub routes_refused: u64,
+    /// A managed uid's: routes in its table now (IPv4 and IPv6), and the
+    /// most it may hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_limit: Option<u32>,
 }
 
 impl std::fmt::Display for Counters {
@@ -93,7 +101,11 @@ impl std::fmt::Display for Counters {
             self.packets_dropped,
             self.routes_changed,
             self.routes_refused
-        )
+        )?;
+        match (self.routes, self.route_limit) {
+            (Some(n), Some(l)) => write!(f, ", routes {n} of {l}"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -118,6 +130,8 @@ impl Counters {
             packets_dropped: get(CounterAttr::PacketsDropped, "UOA_A_COUNTER_PACKETS_DROPPED")?,
             routes_changed: get(CounterAttr::RoutesChanged, "UOA_A_COUNTER_ROUTES_CHANGED")?,
             routes_refused: get(CounterAttr::RoutesRefused, "UOA_A_COUNTER_ROUTES_REFUSED")?,
+            routes: h.get_attr_payload_as::<u32>(CounterAttr::Routes).ok(),
+            route_limit: h.get_attr_payload_as::<u32>(CounterAttr::RouteLimit).ok(),
         })
     }
 
@@ -166,6 +180,9 @@ impl Status {
             .find(|a| *a.nla_type().nla_type() == UoaAttr::Counters)
             .ok_or_else(|| missing("UOA_A_COUNTERS"))
             .and_then(Counters::from_attr)?;
+        let route_limit = attrs
+            .get_attr_payload_as::<u32>(UoaAttr::RouteLimit)
+            .map_err(|_| missing("UOA_A_ROUTE_LIMIT"))?;
         Ok(Status {
             version,
             netns_cookie,
@@ -175,6 +192,7 @@ impl Status {
             memory_bytes,
             options,
             others,
+            route_limit,
         })
     }
 }
@@ -369,6 +387,18 @@ impl Client {
         Ok(())
     }
 
+    /// Sets the limit on the routes of `uid`'s table (`0`: back to the
+    /// default), or with `None` the namespace's default.
+    pub fn set_route_limit(&self, uid: Option<u32>, limit: u32) -> Result<(), Error> {
+        let mut attrs = GenlBuffer::new();
+        attrs.push(nla(UoaAttr::RouteLimit, limit)?);
+        if let Some(uid) = uid {
+            attrs.push(nla(UoaAttr::Uid, uid)?);
+        }
+        self.request(UoaCmd::SetOptions, NlmF::ACK, attrs)?;
+        Ok(())
+    }
+
     /// Applies a batch of changes atomically.
     pub fn set(&self, replace: Replace, changes: &[Change]) -> Result<(), Error> {
         self.request(
@@ -469,6 +499,10 @@ mod tests {
             counters.extend(attr(kind, &n.to_ne_bytes()));
         }
         b.extend(attr(u16::from(UoaAttr::Counters) | 0x8000, &counters));
+        b.extend(attr(
+            UoaAttr::RouteLimit.into(),
+            &1_500_000u32.to_ne_bytes(),
+        ));
         b
     }
 
@@ -492,6 +526,7 @@ mod tests {
                     routes_refused: 1,
                     ..Counters::default()
                 },
+                route_limit: 1_500_000,
             }
         );
     }

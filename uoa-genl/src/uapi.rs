@@ -39,6 +39,7 @@ pub enum UoaAttr {
     Entry = 10,
     Options = 11,
     Counters = 12,
+    RouteLimit = 13,
 }
 impl neli::consts::genl::NlAttrType for UoaAttr {}
 
@@ -65,6 +66,8 @@ pub enum CounterAttr {
     PacketsDropped = 6,
     RoutesChanged = 7,
     RoutesRefused = 8,
+    Routes = 9,
+    RouteLimit = 10,
 }
 impl neli::consts::genl::NlAttrType for CounterAttr {}
 

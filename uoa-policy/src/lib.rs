@@ -631,6 +631,11 @@ fn uid_hash(uid: u32) -> u64 {
     mix(u64::from(uid))
 }
 
+fn table_hash(table: u32) -> u64 {
+    // Not the uid's hash: tables often equal uids plus a constant.
+    mix(u64::from(table) ^ 0x5441_424C_4500_0000)
+}
+
 fn addr_hash(family: Family, addr: u128) -> u64 {
     mix((addr as u64) ^ mix((addr >> 64) as u64 ^ family as u64))
 }
@@ -674,6 +679,24 @@ pub fn build_uid_hash(uids: &[UidTable], table: &mut [u32]) -> Result<(), Refusa
         )?;
     }
     Ok(())
+}
+
+/// Fills `table` (`hash_slots(uids.len())` slots, all `EMPTY`) with the
+/// index of every item of `uids`, keyed by its routing table.
+pub fn build_table_hash(uids: &[UidTable], table: &mut [u32]) -> Result<(), Refusal> {
+    for (i, u) in uids.iter().enumerate() {
+        let at = u32::try_from(i).map_err(|_| Refusal::TooMany)?;
+        insert(table, table_hash(u.table), at)?;
+    }
+    Ok(())
+}
+
+/// The index in `uids` of the uid whose routing table is `rt`. O(1).
+pub fn find_table(uids: &[UidTable], table: &[u32], rt: u32) -> Option<usize> {
+    probe(table, table_hash(rt), |i| {
+        uids.get(i as usize).is_some_and(|u| u.table == rt)
+    })
+    .map(|i| i as usize)
 }
 
 /// Fills `out` (one per item of `uids`) with whether the uid's entries

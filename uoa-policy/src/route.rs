@@ -9,7 +9,7 @@
 //! T only, and show T as main. Root, unmanaged uids and senders with
 //! CAP_NET_ADMIN see a stock kernel.
 
-use super::verdict::{Counter, Subject, Tables};
+use super::verdict::{Counter, Managed, Subject, Tables};
 use super::Family;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -57,6 +57,8 @@ pub enum Refusal {
     NexthopObject { uid: u32 },
     /// An encapsulation (`encap`).
     Encap { uid: u32 },
+    /// A new route for a table that holds as many as its uid may have.
+    Limit { uid: u32, limit: u32 },
 }
 
 impl Refusal {
@@ -127,6 +129,9 @@ impl fmt::Display for Message<'_> {
                 write!(f, "uid {uid} may not use nexthop objects (nhid)")
             }
             Refusal::Encap { uid } => write!(f, "uid {uid} may not use encapsulation (encap)"),
+            Refusal::Limit { uid, limit } => {
+                write!(f, "uid {uid} has reached its limit of {limit} routes")
+            }
         }
     }
 }
@@ -278,5 +283,31 @@ pub fn shown_table(who: Subject, table: u32) -> Option<u32> {
     match who {
         Subject::Managed(m) if table == m.table => Some(RT_TABLE_MAIN),
         _ => None,
+    }
+}
+
+/// The routes a managed uid's table may hold (IPv4 and IPv6 together)
+/// unless the administrator says otherwise: a full BGP table of each
+/// family (about 1,050,000 IPv4 and 230,000 IPv6 prefixes in 2026) with
+/// room to grow.
+pub const DEFAULT_ROUTE_LIMIT: u32 = 1_500_000;
+
+/// The limit in force for a uid: its own (`0`: none set), else the
+/// namespace's default (`0`: none set, [`DEFAULT_ROUTE_LIMIT`]).
+pub fn route_limit(own: u32, default: u32) -> u32 {
+    match (own, default) {
+        (0, 0) => DEFAULT_ROUTE_LIMIT,
+        (0, d) => d,
+        (o, _) => o,
+    }
+}
+
+/// A new route (not a replacement) about to enter `table`, which holds
+/// `routes`: refused when the table is `owner`'s and full. Whoever sends
+/// it, the administrator included: the limit is the table's.
+pub fn route_add(owner: Option<Managed>, routes: u32, limit: u32) -> Result<(), Refusal> {
+    match owner {
+        Some(m) if routes >= limit => Err(Refusal::Limit { uid: m.uid, limit }),
+        _ => Ok(()),
     }
 }

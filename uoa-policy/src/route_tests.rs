@@ -392,6 +392,10 @@ fn every_message_fits_the_extack_buffer() {
         },
         Refusal::NexthopObject { uid },
         Refusal::Encap { uid },
+        Refusal::Limit {
+            uid,
+            limit: u32::MAX,
+        },
     ];
     for r in longest {
         for name in [None, Some("fifteen-chars-x")] {
@@ -403,4 +407,45 @@ fn every_message_fits_the_extack_buffer() {
         Refusal::Type { uid: U, rtype: 2 }.message(None).to_string(),
         "uid 1011 may not add local routes (type 2)"
     );
+}
+
+#[test]
+fn a_table_is_found_by_its_id_in_o1() {
+    let h = fixture();
+    let t = h.tables();
+    assert_eq!(t.table_owner(100), Some(U));
+    assert_eq!(t.table_owner(101), Some(1012));
+    assert_eq!(
+        t.table_user(102).map(|m| (m.uid, m.table)),
+        Some((1013, 102))
+    );
+    for other in [0, 99, 103, 254, 255, u32::MAX] {
+        assert_eq!(t.table_owner(other), None, "table {other}");
+    }
+}
+
+#[test]
+fn the_route_limit_is_the_uids_own_else_the_default() {
+    assert_eq!(route_limit(0, 0), DEFAULT_ROUTE_LIMIT);
+    assert_eq!(route_limit(0, 10), 10);
+    assert_eq!(route_limit(3, 10), 3);
+    assert_eq!(route_limit(30, 10), 30);
+}
+
+#[test]
+fn a_full_table_takes_no_new_route() {
+    let h = fixture();
+    let t = h.tables();
+    let own = t.table_user(100);
+    assert_eq!(route_add(own, 0, 3), Ok(()));
+    assert_eq!(route_add(own, 2, 3), Ok(()));
+    let full = Err(Refusal::Limit { uid: U, limit: 3 });
+    assert_eq!(route_add(own, 3, 3), full);
+    assert_eq!(route_add(own, 4, 3), full);
+    assert_eq!(
+        full.unwrap_err().message(None).to_string(),
+        "uid 1011 has reached its limit of 3 routes"
+    );
+    // Tables nobody manages (main, root's) have no limit.
+    assert_eq!(route_add(t.table_user(254), u32::MAX, 3), Ok(()));
 }

@@ -8,8 +8,8 @@
 //! lookups) except where a uid's own entries are walked (O(k) in them).
 
 use super::{
-    closest_source, entries_of, find_host, find_uid, owner, Entry, Family, Range, UidTable,
-    LOOPBACK_IFINDEX,
+    closest_source, entries_of, find_host, find_table, find_uid, owner, Entry, Family, Range,
+    UidTable, LOOPBACK_IFINDEX,
 };
 
 /// `UOA_NO_UID`: the owner of a TIME_WAIT or request socket is unknown.
@@ -110,6 +110,8 @@ pub struct Tables<'a> {
     /// One per item of `uids`: do its entries name interfaces?
     pub interfaces: &'a [bool],
     pub uid_hash: &'a [u32],
+    /// `uids` by routing table.
+    pub table_hash: &'a [u32],
     pub host_hash: &'a [u32],
     /// Whether any entry is a block, so that an address missing from
     /// `host_hash` may still be owned.
@@ -150,9 +152,15 @@ impl<'a> Tables<'a> {
         }
     }
 
-    /// The uid whose table is `table`. O(n): for messages only.
+    /// The uid whose table is `table`. O(1).
     pub fn table_owner(&self, table: u32) -> Option<u32> {
-        self.uids.iter().find(|u| u.table == table).map(|u| u.uid)
+        self.table_user(table).map(|m| m.uid)
+    }
+
+    /// The managed uid whose table is `table`. O(1).
+    pub fn table_user(&self, table: u32) -> Option<Managed> {
+        let index = find_table(self.uids, self.table_hash, table)?;
+        self.managed(self.uids.get(index)?.uid)
     }
 
     /// The entries of `m`. O(log n).

@@ -14,6 +14,7 @@ pub(crate) struct Host {
     by_uid: Vec<Entry>,
     interfaces: Vec<bool>,
     uid_hash: Vec<u32>,
+    table_hash: Vec<u32>,
     host_hash: Vec<u32>,
 }
 
@@ -47,6 +48,8 @@ impl Host {
         sort_by_uid(&mut by_uid);
         let mut uid_hash = vec![EMPTY; hash_slots(nu)];
         build_uid_hash(&uids, &mut uid_hash).unwrap();
+        let mut table_hash = vec![EMPTY; hash_slots(nu)];
+        build_table_hash(&uids, &mut table_hash).unwrap();
         let mut host_hash = vec![EMPTY; hash_slots(n)];
         build_host_hash(&entries, &mut host_hash).unwrap();
         let mut interfaces = vec![false; nu];
@@ -58,6 +61,7 @@ impl Host {
             by_uid,
             interfaces,
             uid_hash,
+            table_hash,
             host_hash,
         }
     }
@@ -70,6 +74,7 @@ impl Host {
             by_uid: &self.by_uid,
             interfaces: &self.interfaces,
             uid_hash: &self.uid_hash,
+            table_hash: &self.table_hash,
             host_hash: &self.host_hash,
             has_blocks: self.entries.iter().any(|e| !e.prefix.is_host()),
         }

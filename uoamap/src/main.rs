@@ -54,6 +54,15 @@ enum Command {
     /// Set a namespace option: `set low-ports on` lets managed users bind
     /// ports below 1024 on their own addresses.
     Set { option: NsOption, value: OnOff },
+    /// Limit the routes a managed user's table may hold (IPv4 and IPv6
+    /// together): `route-limit 50000 u11` for u11, `route-limit default u11`
+    /// to drop its own limit, `route-limit 500000` for every user without one.
+    RouteLimit {
+        /// A number of routes, or `default` (only with USER).
+        limit: String,
+        /// A managed user; without it, the namespace's default.
+        user: Option<String>,
+    },
     /// Remove every entry, or USER's.
     Flush { user: Option<String> },
     /// Print the entries as a file that `apply` takes back.
@@ -160,6 +169,20 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
     Ok(())
 }
 
+/// `route-limit`'s number: `default` (0 to the kernel) only for a user.
+fn parse_route_limit(s: &str, for_user: bool) -> Result<u32> {
+    match (s, for_user) {
+        ("default", true) => Ok(0),
+        ("default", false) => anyhow::bail!("route-limit default needs a USER"),
+        _ => match s.parse::<u32>() {
+            Ok(0) | Err(_) => {
+                anyhow::bail!("route limit {s:?}: want a number of routes from 1 to 4294967295")
+            }
+            Ok(n) => Ok(n),
+        },
+    }
+}
+
 fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Add {
@@ -211,6 +234,11 @@ fn run(cli: &Cli) -> Result<()> {
                 old & !bit
             };
             client.set_options(new)?;
+        }
+        Command::RouteLimit { limit, user } => {
+            let uid = user.as_deref().map(names::uid_of).transpose()?;
+            let n = parse_route_limit(limit, uid.is_some())?;
+            Client::connect()?.set_route_limit(uid, n)?;
         }
         Command::Flush { user } => {
             let replace = match user {
@@ -276,6 +304,7 @@ fn run(cli: &Cli) -> Result<()> {
                 );
                 let low_ports = status.options & uapi::OPT_LOW_PORTS != 0;
                 println!("low-ports: {}", if low_ports { "on" } else { "off" });
+                println!("route limit: {} per user unless set", status.route_limit);
                 println!("unmanaged users: {}", status.others);
                 println!("status requests: {}", status.status_requests);
             }
@@ -327,10 +356,32 @@ mod tests {
         );
         let bash = String::from_utf8(bash).unwrap();
         for cmd in [
-            "add", "del", "show", "flush", "save", "apply", "status", "set",
+            "add",
+            "del",
+            "show",
+            "flush",
+            "save",
+            "apply",
+            "status",
+            "set",
+            "route-limit",
         ] {
-            assert!(man.contains(cmd), "{cmd} missing from the man page");
+            // roff writes a hyphen as `\-`.
+            let in_roff = cmd.replace('-', "\\-");
+            assert!(man.contains(&in_roff), "{cmd} missing from the man page");
             assert!(bash.contains(cmd), "{cmd} missing from bash completion");
+        }
+    }
+
+    #[test]
+    fn route_limits_are_numbers_or_default_for_a_user() {
+        assert_eq!(parse_route_limit("50000", true).unwrap(), 50000);
+        assert_eq!(parse_route_limit("50000", false).unwrap(), 50000);
+        assert_eq!(parse_route_limit("default", true).unwrap(), 0);
+        assert!(parse_route_limit("default", false).is_err());
+        for bad in ["0", "-1", "1e6", "", "4294967296"] {
+            let e = parse_route_limit(bad, true).unwrap_err().to_string();
+            assert!(e.contains("want a number of routes"), "{bad}: {e}");
         }
     }
 

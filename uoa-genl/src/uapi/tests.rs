@@ -49,6 +49,7 @@ fn attr_name(v: UoaAttr) -> Option<&'static str> {
         UoaAttr::Entry => "UOA_A_ENTRY",
         UoaAttr::Options => "UOA_A_OPTIONS",
         UoaAttr::Counters => "UOA_A_COUNTERS",
+        UoaAttr::RouteLimit => "UOA_A_ROUTE_LIMIT",
         UoaAttr::UnrecognizedConst(_) => return None,
     })
 }
@@ -77,6 +78,8 @@ fn counter_attr_name(v: CounterAttr) -> Option<&'static str> {
         CounterAttr::PacketsDropped => "UOA_A_COUNTER_PACKETS_DROPPED",
         CounterAttr::RoutesChanged => "UOA_A_COUNTER_ROUTES_CHANGED",
         CounterAttr::RoutesRefused => "UOA_A_COUNTER_ROUTES_REFUSED",
+        CounterAttr::Routes => "UOA_A_COUNTER_ROUTES",
+        CounterAttr::RouteLimit => "UOA_A_COUNTER_ROUTE_LIMIT",
         CounterAttr::UnrecognizedConst(_) => return None,
     })
 }
