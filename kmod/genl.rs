@@ -16,12 +16,10 @@ use bindings::{
     uoa_attr_UOA_A_COUNTERS as A_COUNTERS, uoa_attr_UOA_A_ENTRY as A_ENTRY,
     uoa_attr_UOA_A_FLAGS as A_FLAGS, uoa_attr_UOA_A_OPTIONS as A_OPTIONS,
     uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_ROUTE_LIMIT as A_ROUTE_LIMIT,
-    uoa_attr_UOA_A_UID as A_UID,
-    uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
+    uoa_attr_UOA_A_UID as A_UID, uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
     uoa_counter_attr_UOA_A_COUNTER_PACKETS_DROPPED as C_PACKETS_DROPPED,
-    uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD,
+    uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD, uoa_counter_attr_UOA_A_COUNTER_ROUTES as C_ROUTES,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_CHANGED as C_ROUTES_CHANGED,
-    uoa_counter_attr_UOA_A_COUNTER_ROUTES as C_ROUTES,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_REFUSED as C_ROUTES_REFUSED,
     uoa_counter_attr_UOA_A_COUNTER_ROUTE_LIMIT as C_ROUTE_LIMIT,
     uoa_counter_attr_UOA_A_COUNTER_SOURCES_DENIED as C_SOURCES_DENIED,
@@ -485,7 +483,10 @@ fn apply_options(req: &Request<'_>) -> Result {
             return refuse(EINVAL, format_args!("UOA_A_UID needs UOA_A_ROUTE_LIMIT"))
         }
         (_, Some(0), None) => {
-            return refuse(EINVAL, format_args!("the default route limit must be at least 1"))
+            return refuse(
+                EINVAL,
+                format_args!("the default route limit must be at least 1"),
+            )
         }
         (_, Some(l), Some(u)) => {
             if state.store.set_route_limit(u, l).is_err() {

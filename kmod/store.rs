@@ -182,7 +182,10 @@ impl Snapshot {
     fn carry_route_limits(&self, old: &Snapshot) {
         let t = self.tables();
         for (u, l) in old.uids.iter().zip(old.route_limits.iter()) {
-            if let Some(mine) = t.managed(u.uid).and_then(|m| self.route_limits.get(m.index)) {
+            if let Some(mine) = t
+                .managed(u.uid)
+                .and_then(|m| self.route_limits.get(m.index))
+            {
                 mine.store(l.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
@@ -320,7 +323,10 @@ impl Store {
         self.read(|s| {
             let s = s.ok_or(())?;
             let m = s.tables().managed(uid).ok_or(())?;
-            s.route_limits.get(m.index).ok_or(())?.store(limit, Ordering::Relaxed);
+            s.route_limits
+                .get(m.index)
+                .ok_or(())?
+                .store(limit, Ordering::Relaxed);
             Ok(())
         })
     }
