@@ -1,5 +1,6 @@
 //! The config file of `uoamap save` and `uoamap apply`: one entry per line,
-//! as on the command line (`PREFIX USER TABLE [dev IFACE]`), `#` comments.
+//! as on the command line (`PREFIX USER TABLE [dev IFACE]`), route limits as
+//! `route-limit N [USER]` lines, `#` comments.
 
 use crate::names;
 use anyhow::{bail, Context, Result};
@@ -78,16 +79,66 @@ impl std::fmt::Display for Line {
     }
 }
 
-/// Parses a whole file; errors name the line.
-pub fn parse(text: &str) -> Result<Vec<Line>> {
-    let mut out = Vec::new();
+/// A `route-limit N [USER]` line: USER's limit, or the namespace's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub routes: u32,
+    pub user: Option<String>,
+}
+
+impl Limit {
+    fn parse(words: &[&str]) -> Result<Self> {
+        let (n, user) = match words {
+            [n] => (n, None),
+            [n, user] => (n, Some(user.to_string())),
+            _ => bail!("expected route-limit N [USER]"),
+        };
+        match n.parse::<u32>() {
+            Ok(routes) if routes > 0 => Ok(Limit { routes, user }),
+            _ => bail!("route limit {n:?}: want a number of routes from 1 to 4294967295"),
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "route-limit {}", self.routes)?;
+        if let Some(u) = &self.user {
+            write!(f, " {u}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A whole file: its entries and its route limits.
+#[derive(Debug, Default)]
+pub struct File {
+    pub entries: Vec<Line>,
+    pub limits: Vec<Limit>,
+}
+
+/// Parses a whole file; errors name the line. A user's route limit needs an
+/// entry of that user in the file, so that applying it cannot fail halfway.
+pub fn parse(text: &str) -> Result<File> {
+    let mut out = File::default();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
         let words: Vec<&str> = line.split_whitespace().collect();
-        out.push(Line::parse(&words).with_context(|| format!("line {}: {raw:?}", n + 1))?);
+        let at = || format!("line {}: {raw:?}", n + 1);
+        match words.split_first() {
+            Some((&"route-limit", rest)) => out.limits.push(Limit::parse(rest).with_context(at)?),
+            _ => out.entries.push(Line::parse(&words).with_context(at)?),
+        }
+    }
+    for l in &out.limits {
+        if let Some(u) = &l.user {
+            if !out.entries.iter().any(|e| &e.user == u) {
+                bail!("{l}: {u} has no entry in the file");
+            }
+        }
     }
     Ok(out)
 }
@@ -162,7 +213,8 @@ mod tests {
     #[test]
     fn parses_lines_and_comments() {
         let lines = parse("# slices\n10.1.3.1 1011 32811\n\n2001:db8::/64 1012 7 dev eth0  # v6\n")
-            .unwrap();
+            .unwrap()
+            .entries;
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].to_string(), "10.1.3.1 1011 32811");
         assert_eq!(lines[1].to_string(), "2001:db8::/64 1012 7 dev eth0");
@@ -191,6 +243,29 @@ mod tests {
             format!("{e:#}").contains("expected PREFIX USER TABLE"),
             "{e:#}"
         );
+    }
+
+    #[test]
+    fn route_limits_round_trip_and_need_an_entry() {
+        let text = "10.1.3.1 1011 32811\nroute-limit 500000\nroute-limit 40 1011\n";
+        let file = parse(text).unwrap();
+        assert_eq!(file.entries.len(), 1);
+        let shown: Vec<String> = file.limits.iter().map(Limit::to_string).collect();
+        assert_eq!(shown, ["route-limit 500000", "route-limit 40 1011"]);
+        let e = parse("10.1.3.1 1011 32811\nroute-limit 40 1012\n").unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "route-limit 40 1012: 1012 has no entry in the file"
+        );
+        for bad in [
+            "route-limit 0",
+            "route-limit x 1011",
+            "route-limit",
+            "route-limit 1 2 3",
+        ] {
+            let e = parse(&format!("10.1.3.1 1011 32811\n{bad}\n")).unwrap_err();
+            assert!(format!("{e:#}").starts_with("line 2: "), "{bad}: {e:#}");
+        }
     }
 
     #[test]

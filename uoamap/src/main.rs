@@ -169,6 +169,56 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
     Ok(())
 }
 
+/// The route limits that differ from the built-in default, as
+/// `route-limit` lines: the namespace's, then each uid's own.
+fn saved_limits(client: &Client) -> Result<Vec<config::Limit>> {
+    let default = client.status()?.route_limit;
+    let mut out = Vec::new();
+    if default != uoa_genl::DEFAULT_ROUTE_LIMIT {
+        out.push(config::Limit {
+            routes: default,
+            user: None,
+        });
+    }
+    for c in client.counters(None)? {
+        if let (Some(uid), Some(l)) = (c.uid, c.route_limit) {
+            if l != default {
+                out.push(config::Limit {
+                    routes: l,
+                    user: Some(names::user_name(uid)),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Makes the route limits those of a file (`(None, n)`: the default):
+/// the default is the built-in one unless the file names another, and a
+/// managed uid the file names no limit for follows the default.
+fn apply_limits(client: &Client, limits: &[(Option<u32>, u32)]) -> Result<()> {
+    let default = limits
+        .iter()
+        .rev()
+        .find(|(u, _)| u.is_none())
+        .map_or(uoa_genl::DEFAULT_ROUTE_LIMIT, |&(_, n)| n);
+    if client.status()?.route_limit != default {
+        client.set_route_limit(None, default)?;
+    }
+    for c in client.counters(None)? {
+        let Some(uid) = c.uid else { continue };
+        let own = limits
+            .iter()
+            .rev()
+            .find(|(u, _)| *u == Some(uid))
+            .map_or(0, |&(_, n)| n);
+        if c.route_limit != Some(if own == 0 { default } else { own }) {
+            client.set_route_limit(Some(uid), own)?;
+        }
+    }
+    Ok(())
+}
+
 /// `route-limit`'s number: `default` (0 to the kernel) only for a user.
 fn parse_route_limit(s: &str, for_user: bool) -> Result<u32> {
     match (s, for_user) {
@@ -248,8 +298,12 @@ fn run(cli: &Cli) -> Result<()> {
             change(cli, &Client::connect()?, replace, &[])?;
         }
         Command::Save => {
-            for e in Client::connect()?.entries(None)? {
+            let client = Client::connect()?;
+            for e in client.entries(None)? {
                 println!("{}", Line::of(&e));
+            }
+            for l in saved_limits(&client)? {
+                println!("{l}");
             }
         }
         Command::Apply { file } => {
@@ -258,16 +312,23 @@ fn run(cli: &Cli) -> Result<()> {
             } else {
                 std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
             };
-            let wanted = config::parse(&text)
-                .with_context(|| format!("in {file}"))?
+            let file_text = config::parse(&text).with_context(|| format!("in {file}"))?;
+            let wanted = file_text
+                .entries
                 .iter()
                 .map(Line::resolve)
+                .collect::<Result<Vec<_>>>()?;
+            let limits = file_text
+                .limits
+                .iter()
+                .map(|l| Ok((l.user.as_deref().map(names::uid_of).transpose()?, l.routes)))
                 .collect::<Result<Vec<_>>>()?;
             let client = Client::connect()?;
             let changes = config::diff(&client.entries(None)?, &wanted);
             if !changes.is_empty() {
                 change(cli, &client, Replace::Nothing, &changes)?;
             }
+            apply_limits(&client, &limits)?;
             let added = changes
                 .iter()
                 .filter(|c| matches!(c, Change::Add(_)))
