@@ -259,7 +259,8 @@ def test_uoa_route_shows_the_callers_own():
     # -s: the caller's own counters, read without privileges.
     out = uoa.sh(f"{route} show -s", uid=U11).stdout.splitlines()
     assert out[-1] == ("binds denied 0, sources denied 0, sources rewritten 0, packets dropped 0, "
-                       "routes changed 0, routes refused 0"), out
+                       "routes changed 0, routes refused 0, routes 0 of 1500000"), out
     got = json.loads(uoa.sh(f"{route} -j show -s", uid=U12).stdout)["counters"]
     assert got == {"uid": U12, "binds_denied": 0, "sources_denied": 0, "sources_rewritten": 0,
-                   "packets_dropped": 0, "routes_changed": 0, "routes_refused": 0}, got
+                   "packets_dropped": 0, "routes_changed": 0, "routes_refused": 0,
+                   "routes": 0, "route_limit": 1500000}, got
