@@ -80,7 +80,11 @@ unsafe extern "C" fn local_out(
     // SAFETY: netfilter passes a valid skb and hook state; a request socket
     // leads to its listener, and `sk_uid` is read only from a full socket.
     let (uid, net, pf, out, saddr) = unsafe {
-        let sk = (*skb).sk;
+        // The socket that sends this IP packet, not `skb->sk`: a tunnel
+        // (GRE, ip6ip6) sends its outer packet with no socket while the skb
+        // still belongs to the user's socket, and the outer packet's source
+        // and device are the tunnel's, not the user's.
+        let sk = (*state).sk;
         if sk.is_null() {
             return bindings::NF_ACCEPT;
         }

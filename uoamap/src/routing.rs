@@ -118,8 +118,10 @@ impl PolicyRouting {
         self.rule(add, family, PREF_UNREACHABLE, sel, table)
     }
 
-    /// The interface and prefix length with which `addr` is configured here.
-    fn find_address(&self, addr: &Prefix) -> Result<Option<(u32, u8)>> {
+    /// The interface, prefix length and network address (the peer's on a
+    /// point-to-point link, `ip addr add A peer P`) with which `addr` is
+    /// configured here.
+    fn find_address(&self, addr: &Prefix) -> Result<Option<(u32, u8, Prefix)>> {
         let msg = IfaddrmsgBuilder::default()
             .ifa_family(af(addr.family()))
             .ifa_prefixlen(0)
@@ -139,11 +141,19 @@ impl PolicyRouting {
         };
         let mut found = None;
         for a in &replies {
-            if a.rtattrs()
+            let attrs = a.rtattrs();
+            if attrs
                 .iter()
                 .any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref())
             {
-                found = Some((*a.ifa_index(), *a.ifa_prefixlen()));
+                // IFA_ADDRESS is the peer's for IPv4 point-to-point, else the
+                // address itself.
+                let network = attrs
+                    .iter()
+                    .find(|ra| *ra.rta_type() == Ifa::Address)
+                    .and_then(|ra| Prefix::from_bytes(ra.rta_payload().as_ref(), addr.len()).ok())
+                    .unwrap_or(*addr);
+                found = Some((*a.ifa_index(), *a.ifa_prefixlen(), network));
             }
         }
         Ok(found)
@@ -151,10 +161,10 @@ impl PolicyRouting {
 
     /// Adds to `table` the connected route of `addr`, if it is configured.
     fn connected_route(&self, table: u32, addr: &Prefix) -> Result<()> {
-        let Some((ifindex, len)) = self.find_address(addr)? else {
+        let Some((ifindex, len, network)) = self.find_address(addr)? else {
             return Ok(());
         };
-        let net = addr.truncate(len).map_err(|e| anyhow!("{e}"))?;
+        let net = network.truncate(len).map_err(|e| anyhow!("{e}"))?;
         let mut attrs = RtBuffer::new();
         attrs.push(attr(Rta::Table, table)?);
         attrs.push(attr(Rta::Dst, prefix_bytes(&net))?);
