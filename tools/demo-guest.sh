@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Runs inside the VM (see demo.sh): loads uoa.ko and shows it at work in a
-# namespace of its own, with two users.
+# Runs inside the VM (see demo.sh): loads uoa.ko and shows it at work, first
+# on one host with two users, then as the paper's VINI experiment: two
+# slices running BGP as their users over three nodes (tools/vini.py).
 set -euo pipefail
-PATH=$PWD/target/release:$PATH
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$*"; }
+PATH=$PWD/target/release:/usr/sbin:/sbin:$PATH
+export UOAMAP=$PWD/target/release/uoamap
+# Kernel messages stay off the console, so that they do not interleave with
+# the steps' output; each step's stderr goes with its stdout, in order.
+dmesg -n 1
+exec 2>&1
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$*" 2>&1; }
 # The guest's /etc is a throwaway overlay.
 grep -q '^u11:' /etc/passwd || echo 'u11:x:1011:1011::/tmp:/bin/sh' >>/etc/passwd
 grep -q '^u12:' /etc/passwd || echo 'u12:x:1012:1012::/tmp:/bin/sh' >>/etc/passwd
@@ -66,7 +72,16 @@ step "in1 $as_u11 python3 -c 'import socket; s = socket.create_connection((\"10.
 step in1 uoamap show -s
 kill %1 %2 2>/dev/null || true
 step in1 uoamap status
-step uoamap show
 step ip netns del host1
-step rmmod uoa
-step "uoamap status || true"
+
+printf '\n\033[1m==== The paper'"'"'s VINI experiment: two slices, BGP as users, three nodes ====\033[0m\n'
+python3 -u tools/vini.py demo
+cat <<'EOF'
+
+The experiment is still running. Look around as root in the VM (./demo.sh --shell):
+  ip netns exec vini-A setpriv --reuid=u11 --regid=u11 --clear-groups ip route
+  ip netns exec vini-A setpriv --reuid=u11 --regid=u11 --clear-groups \
+      birdc -s /tmp/vini/A-u11/bird.ctl show route all
+  ip netns exec vini-A uoamap show -s; ip -n vini-A rule
+  python3 tools/vini.py check; python3 tools/vini.py down
+EOF

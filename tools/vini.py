@@ -342,6 +342,19 @@ def rib(node, user):
             for p, rs in routes.items()}
 
 
+def rib_text(node, user):
+    """rib() in the layout of Quagga's `show ip bgp`, for the demo."""
+    lines = ["   Network       Next Hop    Path"]
+    def key(p):
+        addr, length = p.split("/")
+        return tuple(int(x) for x in addr.split(".")), int(length)
+    for prefix, routes in sorted(rib(node, user).items(), key=lambda pr: key(pr[0])):
+        for i, (via, path) in enumerate(routes):
+            mark = "*>" if i == 0 else "* "
+            lines.append(f"{mark} {prefix if i == 0 else '':<13} {via or '0.0.0.0':<11} {(path + ' i').strip()}")
+    return "\n".join(lines)
+
+
 def fib(node, user=None, table=None):
     """{prefix: (gateway or None, device)} of `ip route` as user (its own
     table, shown as main) or of a table as root."""
@@ -473,11 +486,18 @@ def path_to_c(node="A"):
     return fib(node, "u11").get("10.3.0.0/16")
 
 
+def u00_view():
+    """u00's sessions (name, state, since to the second: BIRD's milliseconds
+    jitter between two readings) on every node, and its FIB at A."""
+    sessions = {n: {p: (v[0], v[1][:8], v[2]) for p, v in protocols(n, "u00").items()} for n in NODES}
+    return sessions, fib("A", "u00")
+
+
 def check_failover():
     """u11's A-C tunnel goes down (its far end moved away, so the link stays
     up and only BGP can tell): within the hold time u11's traffic from A to
     C moves to the path via B; u00 never notices; then it comes back."""
-    u00_before = {n: protocols(n, "u00") for n in NODES}, fib("A", "u00")
+    u00_before = u00_view()
     run("ip tunnel change tun1 remote 192.168.100.99", "A")
     start = time.monotonic()
     wait_for("u11's route to 10.3.0.0/16 via B", lambda: path_to_c() == ("10.254.1.1", "tun2"), HOLD + 20)
@@ -489,7 +509,7 @@ def check_failover():
     run(f"ip tunnel change tun1 remote {UNDERLAY['C']}", "A")
     wait_for("u11's route to 10.3.0.0/16 back via C", lambda: path_to_c() == ("10.1.3.2", "tun1"), 60)
     wait_for("every BGP session Established again", sessions_up, 60)
-    u00_after = {n: protocols(n, "u00") for n in NODES}, fib("A", "u00")
+    u00_after = u00_view()
     if u00_after != u00_before:
         raise Failed(f"u00 noticed: {u00_before} -> {u00_after}")
     return f"u11 moved to the path via B after {took:.1f} s (hold time {HOLD} s), and back; u00 unchanged"
@@ -530,10 +550,13 @@ def demo():
     show("ip rule show", "A")
     step("3. Each slice's BGP table at A, through the user's own BIRD (Figure 2)")
     for name in SLICES:
-        ours = birdc("A", name, "show route").split("\n", 1)[-1]
-        side_by_side(PAPER_RIB[name], ours, f"paper, {name} (Quagga)", f"ours, {name} (birdc as {name})", 50)
+        side_by_side(PAPER_RIB[name], rib_text("A", name), f"paper, {name} (Quagga)",
+                     f"ours, {name} (birdc show route all, as {name})", 50)
         print()
-    show("birdc -s /tmp/vini/A-u11/bird.ctl show protocols", "A", "u11")
+    print("(Quagga lists the best route of each prefix first only where it has two; BIRD's\n"
+          " blackhole statics are the prefixes a node announces, Quagga's 0.0.0.0.)")
+    show(f"birdc -s {bird_dir('A', 'u11')}/bird.ctl show protocols", "A", "u11")
+    show(f"birdc -s {bird_dir('A', 'u11')}/bird.ctl show route for 10.3.0.1 all", "A", "u11")
     step("4. Each slice's FIB at A: plain `ip route` as the user (Figure 3)")
     for name in SLICES:
         side_by_side(PAPER_FIB[name], out("ip route", "A", name), f"paper, {name}", f"ours, ip route as {name}", 50)
