@@ -333,7 +333,7 @@ def test_bird_as_an_unmanaged_user_installs_nothing():
 
 
 
-N_CHURN = 40  # static routes per user
+N_CHURN = 20  # static routes per user
 
 
 def churn_conf(router_id, first_octet):
@@ -384,13 +384,13 @@ def test_route_churn_of_two_daemons_across_a_module_reload():
                     b.birdc("disable churn", check=False)
                     b.birdc("enable churn", check=False)
 
-        cycle(3)
+        cycle(2)
         uoa.unload_module()
-        cycle(2)  # stock now: the users' kernel writes are refused (EPERM)
+        cycle(1)  # stock now: the users' kernel writes are refused (EPERM)
         uoa.load_module()
         for p in policy:
             uoa.uoamap(p, netns=NS)
-        cycle(3)
+        cycle(2)
 
         def settled():
             tables = [lines(f"ip route show table {t}") for t in (T11, 32812)]
