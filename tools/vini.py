@@ -482,8 +482,9 @@ def check_traffic():
     return "u11's TCP (200000 bytes) and ping A->C over tun1; u00 and u11 cannot reach each other"
 
 
-def path_to_c(node="A"):
-    return fib(node, "u11").get("10.3.0.0/16")
+def paths_a_c():
+    """u11's routes from A to C's 10.3.0.0/16 and from C back to A's 10.1.0.0/16."""
+    return fib("A", "u11").get("10.3.0.0/16"), fib("C", "u11").get("10.1.0.0/16")
 
 
 def u00_view():
@@ -500,19 +501,23 @@ def check_failover():
     u00_before = u00_view()
     run("ip tunnel change tun1 remote 192.168.100.99", "A")
     start = time.monotonic()
-    wait_for("u11's route to 10.3.0.0/16 via B", lambda: path_to_c() == ("10.254.1.1", "tun2"), HOLD + 20)
+    # Both ends notice when their hold timers run out, each on its own.
+    via_b = (("10.254.1.1", "tun2"), ("10.254.3.1", "tun1"))
+    wait_for("u11's routes between A and C via B", lambda: paths_a_c() == via_b, HOLD + 20)
     took = time.monotonic() - start
     u11 = SLICES["u11"]
     ok, text = ping("A", "u11", u11.service["A"], u11.service["C"])
     if not ok:
         raise Failed(f"u11's ping A->C via B:\n{text}")
     run(f"ip tunnel change tun1 remote {UNDERLAY['C']}", "A")
-    wait_for("u11's route to 10.3.0.0/16 back via C", lambda: path_to_c() == ("10.1.3.2", "tun1"), 60)
+    direct = (("10.1.3.2", "tun1"), ("10.1.3.1", "tun2"))
+    wait_for("u11's routes between A and C direct again", lambda: paths_a_c() == direct, 60)
     wait_for("every BGP session Established again", sessions_up, 60)
     u00_after = u00_view()
     if u00_after != u00_before:
         raise Failed(f"u00 noticed: {u00_before} -> {u00_after}")
-    return f"u11 moved to the path via B after {took:.1f} s (hold time {HOLD} s), and back; u00 unchanged"
+    return (f"u11's traffic between A and C moved to the path via B after {took:.1f} s (hold time {HOLD} s), "
+            "and back; u00 unchanged")
 
 
 CHECKS = (check_sessions, check_rib, check_fib, check_traffic, check_failover)
@@ -553,8 +558,8 @@ def demo():
         side_by_side(PAPER_RIB[name], rib_text("A", name), f"paper, {name} (Quagga)",
                      f"ours, {name} (birdc show route all, as {name})", 50)
         print()
-    print("(Quagga lists the best route of each prefix first only where it has two; BIRD's\n"
-          " blackhole statics are the prefixes a node announces, Quagga's 0.0.0.0.)")
+    print("(The paper's Quagga lists a prefix's best route, *>, after the other one; ours lists it\n"
+          " first. The prefixes a node announces are Quagga's 0.0.0.0 and BIRD's static blackholes.)")
     show(f"birdc -s {bird_dir('A', 'u11')}/bird.ctl show protocols", "A", "u11")
     show(f"birdc -s {bird_dir('A', 'u11')}/bird.ctl show route for 10.3.0.1 all", "A", "u11")
     step("4. Each slice's FIB at A: plain `ip route` as the user (Figure 3)")
