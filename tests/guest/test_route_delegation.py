@@ -321,6 +321,26 @@ def test_route_limit_counts_every_route_of_the_table():
         uoa.sh(f"ip netns del {NS}")
 
 
+def test_apply_restores_connected_routes_after_a_link_flap():
+    """A link going down takes the connected routes uoamap put in a uid's
+    table, and coming up gives them back to main only; `uoamap apply` of
+    the same file puts them back in the uid's table, once."""
+    setup()
+    try:
+        saved = uoa.uoamap("save", netns=NS).stdout
+        before = table(T11)
+        assert "10.1.3.0/24 dev dummy0 proto kernel scope link src 10.1.3.1" in before, before
+        uoa.sh("ip link set dummy0 down && ip link set dummy0 up", netns=NS)
+        assert "10.1.3.0/24" not in table(T11) and "10.1.3.0/24" in table("main")
+        with open("/tmp/uoa-flap.conf", "w") as f:
+            f.write(saved)
+        for _ in range(2):
+            assert uoa.uoamap("apply /tmp/uoa-flap.conf", netns=NS).stdout.strip() == "0 added, 0 removed"
+            assert table(T11) == before
+    finally:
+        uoa.sh(f"ip netns del {NS}")
+
+
 RTM_NEWROUTE, RTA_DST, RTA_OIF, RTA_TABLE, RTA_ENCAP = 24, 1, 4, 15, 22
 NLA_F_NESTED = 0x8000
 NLM_F_CREATE_EXCL = 0x400 | 0x200

@@ -328,6 +328,9 @@ fn run(cli: &Cli) -> Result<()> {
             if !changes.is_empty() {
                 change(cli, &client, Replace::Nothing, &changes)?;
             }
+            if !cli.no_routing {
+                routing::PolicyRouting::connect()?.restore_connected(&wanted)?;
+            }
             apply_limits(&client, &limits)?;
             let added = changes
                 .iter()

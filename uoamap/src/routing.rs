@@ -20,7 +20,7 @@ use neli::{
     rtnl::{Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, Rtmsg},
     types::{Buffer, RtBuffer},
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use uoa_genl::{Entry, Family, Prefix};
 use uoa_rtnl::{
     af, attr,
@@ -30,6 +30,9 @@ use uoa_rtnl::{
 
 pub const PREF_LOOKUP: u32 = 1000;
 pub const PREF_UNREACHABLE: u32 = 1001;
+
+/// The addresses configured here (see `PolicyRouting::addresses`).
+type Addresses = HashMap<Prefix, (u32, u8, Prefix)>;
 
 /// A rule as this module writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,50 +121,50 @@ impl PolicyRouting {
         self.rule(add, family, PREF_UNREACHABLE, sel, table)
     }
 
-    /// The interface, prefix length and network address (the peer's on a
-    /// point-to-point link, `ip addr add A peer P`) with which `addr` is
-    /// configured here.
-    fn find_address(&self, addr: &Prefix) -> Result<Option<(u32, u8, Prefix)>> {
-        let msg = IfaddrmsgBuilder::default()
-            .ifa_family(af(addr.family()))
-            .ifa_prefixlen(0)
-            .ifa_scope(RtScope::Universe)
-            .ifa_index(0)
-            .build()
-            .map_err(|e| anyhow!("{e}"))?;
-        let replies: Vec<Ifaddrmsg> = self
-            .rtnl
-            .dump(Rtm::Getaddr, &msg)
-            .map_err(|e| anyhow!("listing addresses: {e}"))?;
-        let want = prefix_bytes(addr);
-        let key = if addr.family() == Family::V4 {
-            Ifa::Local
-        } else {
-            Ifa::Address
-        };
-        let mut found = None;
-        for a in &replies {
-            let attrs = a.rtattrs();
-            if attrs
-                .iter()
-                .any(|ra| *ra.rta_type() == key && ra.rta_payload().as_ref() == want.as_ref())
-            {
-                // IFA_ADDRESS is the peer's for IPv4 point-to-point, else the
-                // address itself.
-                let network = attrs
-                    .iter()
-                    .find(|ra| *ra.rta_type() == Ifa::Address)
-                    .and_then(|ra| Prefix::from_bytes(ra.rta_payload().as_ref(), addr.len()).ok())
-                    .unwrap_or(*addr);
-                found = Some((*a.ifa_index(), *a.ifa_prefixlen(), network));
+    /// Every address configured here, both families, in one dump each:
+    /// address -> (interface, prefix length, network address: the peer's on
+    /// a point-to-point link, `ip addr add A peer P`, else the address).
+    fn addresses(&self) -> Result<Addresses> {
+        let mut found = Addresses::new();
+        for family in [Family::V4, Family::V6] {
+            let msg = IfaddrmsgBuilder::default()
+                .ifa_family(af(family))
+                .ifa_prefixlen(0)
+                .ifa_scope(RtScope::Universe)
+                .ifa_index(0)
+                .build()
+                .map_err(|e| anyhow!("{e}"))?;
+            let replies: Vec<Ifaddrmsg> = self
+                .rtnl
+                .dump(Rtm::Getaddr, &msg)
+                .map_err(|e| anyhow!("listing addresses: {e}"))?;
+            // IPv4 names the local address IFA_LOCAL and the network (or
+            // the peer) IFA_ADDRESS; IPv6 has IFA_LOCAL only on p2p links.
+            let (local, network) = match family {
+                Family::V4 => (Ifa::Local, Ifa::Address),
+                Family::V6 => (Ifa::Address, Ifa::Address),
+            };
+            let full = if family == Family::V4 { 32 } else { 128 };
+            for a in &replies {
+                let get = |kind| {
+                    a.rtattrs()
+                        .iter()
+                        .find(|ra| *ra.rta_type() == kind)
+                        .and_then(|ra| Prefix::from_bytes(ra.rta_payload().as_ref(), full).ok())
+                };
+                if let Some(addr) = get(local) {
+                    let net = get(network).unwrap_or(addr);
+                    found.insert(addr, (*a.ifa_index(), *a.ifa_prefixlen(), net));
+                }
             }
         }
         Ok(found)
     }
 
-    /// Adds to `table` the connected route of `addr`, if it is configured.
-    fn connected_route(&self, table: u32, addr: &Prefix) -> Result<()> {
-        let Some((ifindex, len, network)) = self.find_address(addr)? else {
+    /// Adds to `table` the connected route of `addr`, if it is configured
+    /// (in `here`); one that exists already is left as it is.
+    fn connected_route(&self, here: &Addresses, table: u32, addr: &Prefix) -> Result<()> {
+        let Some(&(ifindex, len, network)) = here.get(addr) else {
             return Ok(());
         };
         let net = network.truncate(len).map_err(|e| anyhow!("{e}"))?;
@@ -187,6 +190,17 @@ impl PolicyRouting {
             msg,
             &[EEXIST],
         )
+    }
+
+    /// Puts back the connected routes of every host entry whose address is
+    /// configured: a link that went down took them from the uid's table,
+    /// and the kernel gives them back to main only when it comes up.
+    pub fn restore_connected(&self, entries: &[Entry]) -> Result<()> {
+        let here = self.addresses()?;
+        for e in entries.iter().filter(|e| e.prefix.is_host()) {
+            self.connected_route(&here, e.table, &e.prefix)?;
+        }
+        Ok(())
     }
 
     /// Deletes every route of `table` in `family`.
@@ -268,10 +282,11 @@ impl PolicyRouting {
                 self.rules(true, f, Selector::Uid(uid), table)?;
             }
         }
+        let here = self.addresses()?;
         for &(p, table) in from_after.difference(&from_before) {
             self.rules(true, p.family(), Selector::From(p), table)?;
             if p.is_host() {
-                self.connected_route(table, &p)?;
+                self.connected_route(&here, table, &p)?;
             }
         }
         Ok(())
