@@ -439,11 +439,11 @@ fn a_full_table_takes_no_new_route() {
     let own = t.table_user(100);
     assert_eq!(route_add(own, 0, 3), Ok(()));
     assert_eq!(route_add(own, 2, 3), Ok(()));
-    let full = Err(Refusal::Limit { uid: U, limit: 3 });
-    assert_eq!(route_add(own, 3, 3), full);
-    assert_eq!(route_add(own, 4, 3), full);
+    let full = Refusal::Limit { uid: U, limit: 3 };
+    assert_eq!(route_add(own, 3, 3), Err(full));
+    assert_eq!(route_add(own, 4, 3), Err(full));
     assert_eq!(
-        full.unwrap_err().message(None).to_string(),
+        full.message(None).to_string(),
         "uid 1011 has reached its limit of 3 routes"
     );
     // Tables nobody manages (main, root's) have no limit.
