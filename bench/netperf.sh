@@ -13,6 +13,11 @@
 #   UOA_NETPERF_CPUS=0,0         netperf -T: netperf's and netserver's vCPUs
 #                                (one vCPU: no cross-vCPU wake-ups, which TCG
 #                                on a busy host makes slow); empty: unpinned
+#   UOA_NETPERF_ICOUNT=1         QEMU counts instructions (-icount shift=0,
+#                                sleep=off): the guest's clock follows the
+#                                instructions it runs, so a rate is work per
+#                                instruction and the host's load drops out;
+#                                0: plain TCG, wall-clock time
 #   UOA_NETPERF_OUT=FILE         where the table goes; by default
 #                                bench/results/netperf-latest.md for the full
 #                                default run, /tmp/uoa-netperf-subset.md otherwise
@@ -60,7 +65,11 @@ sampler=$!
 trap 'kill "$sampler" 2>/dev/null || true; rm -f "$samples"' EXIT
 
 raw=/tmp/uoa-netperf.log
-UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
+icount=${UOA_NETPERF_ICOUNT:-1}
+[[ $icount =~ ^[01]$ ]] || die "UOA_NETPERF_ICOUNT must be 0 or 1: $icount"
+qemu_opts=""
+[ "$icount" = 1 ] && qemu_opts="-icount shift=0,sleep=off"
+UOA_QEMU_OPTS=$qemu_opts UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
 	"UOA_KO=$ko UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 
@@ -81,7 +90,7 @@ mkdir -p "$(dirname "$out")"
 	echo
 	echo "Measured $(date -u +%Y-%m-%d) by \`bench/netperf.sh${*:+ $*}\` at commit" \
 		"$(git describe --always --dirty 2>/dev/null || echo unknown), QEMU under" \
-		"$([ "${UOA_KVM:-0}" = 1 ] && echo KVM || echo TCG) on a $(nproc)-core" \
+		"$([ "${UOA_KVM:-0}" = 1 ] && echo KVM || echo TCG)$([ "$icount" = 1 ] && echo " with -icount shift=0,sleep=off (rates are per guest instruction, not per host second)") on a $(nproc)-core" \
 		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) host;" \
 		"whole run (build checks and VM boot included) $((took / 60)) min $((took % 60)) s."
 	echo "Host contention during the run: $contention."

@@ -4,7 +4,7 @@
 # kernel panic, oops, WARN, lockdep/RCU splat or a hung guest.
 #
 #   tests/vm.sh [--debug] [TEST-FILTER...]
-#   UOA_VM_TIMEOUT=seconds (default 900), UOA_KVM=1 to use KVM.
+#   UOA_VM_TIMEOUT=seconds (default 1200, 2400 on the debug kernel), UOA_KVM=1 to use KVM.
 set -euo pipefail
 source "$(dirname "$0")/../tools/env.sh"
 variant=()
@@ -15,7 +15,11 @@ ko=$("$UOA_ROOT/tools/build-kmod.sh" "${variant[@]}" | tail -n1)
 (cd "$UOA_ROOT" && cargo build --quiet --release --bins)
 
 log=$(mktemp /tmp/uoa-vm.XXXXXX.log)
-timeout_s=${UOA_VM_TIMEOUT:-900}
+# The whole suite takes about 7 min on the fast kernel and 17 on the debug
+# one (KASAN, lockdep) under TCG: the limits leave room for a slow host.
+default_timeout=1200
+[ ${#variant[@]} -gt 0 ] && default_timeout=2400
+timeout_s=${UOA_VM_TIMEOUT:-$default_timeout}
 args=""
 for a in "$@"; do args+=" $(printf %q "$a")"; done
 
