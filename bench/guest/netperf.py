@@ -147,7 +147,9 @@ def counters():
     """uid 1011's counters (what the module refused or changed), or None."""
     p = sh(f"ip netns exec {CLI_NS} {UOAMAP} -j show --stats {UID}", check=False)
     try:
-        return {k: v for c in json.loads(p.stdout)["counters"] for k, v in c.items() if k != "uid"}
+        # Events only: the table's routes and limit are levels, not counts.
+        return {k: v for c in json.loads(p.stdout)["counters"] for k, v in c.items()
+                if k not in ("uid", "routes", "route_limit")}
     except (ValueError, KeyError, TypeError):
         return None
 
