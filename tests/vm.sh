@@ -15,7 +15,7 @@ ko=$("$UOA_ROOT/tools/build-kmod.sh" "${variant[@]}" | tail -n1)
 (cd "$UOA_ROOT" && cargo build --quiet --release --bins)
 
 log=$(mktemp /tmp/uoa-vm.XXXXXX.log)
-# The whole suite takes about 7 min on the fast kernel and 17 on the debug
+# The whole suite takes about 7 min on the fast kernel and 19 on the debug
 # one (KASAN, lockdep) under TCG: the limits leave room for a slow host.
 default_timeout=1200
 [ ${#variant[@]} -gt 0 ] && default_timeout=2400
