@@ -6,17 +6,19 @@ use crate::{
     cstatic::{CConst, CStatic},
     netlink::{Attr, Dump, Extack, Request, Writer},
     netns::{self, NetState},
-    policy::{route, Entry, Prefix, Replace},
+    policy::{route, shaping, Entry, Prefix, Replace},
     store::{Counters, Snapshot, Update},
     VERSION,
 };
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
 use bindings::{
-    uoa_attr_UOA_A_COUNTERS as A_COUNTERS, uoa_attr_UOA_A_ENTRY as A_ENTRY,
-    uoa_attr_UOA_A_FLAGS as A_FLAGS, uoa_attr_UOA_A_OPTIONS as A_OPTIONS,
-    uoa_attr_UOA_A_PAD as A_PAD, uoa_attr_UOA_A_ROUTE_LIMIT as A_ROUTE_LIMIT,
-    uoa_attr_UOA_A_UID as A_UID, uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
+    uoa_attr_UOA_A_CLASS as A_CLASS, uoa_attr_UOA_A_COUNTERS as A_COUNTERS,
+    uoa_attr_UOA_A_ENTRY as A_ENTRY, uoa_attr_UOA_A_FLAGS as A_FLAGS,
+    uoa_attr_UOA_A_OPTIONS as A_OPTIONS, uoa_attr_UOA_A_PAD as A_PAD,
+    uoa_attr_UOA_A_ROUTE_LIMIT as A_ROUTE_LIMIT, uoa_attr_UOA_A_UID as A_UID,
+    uoa_counter_attr_UOA_A_COUNTER_BINDS_DENIED as C_BINDS_DENIED,
+    uoa_counter_attr_UOA_A_COUNTER_CLASS as C_CLASS,
     uoa_counter_attr_UOA_A_COUNTER_PACKETS_DROPPED as C_PACKETS_DROPPED,
     uoa_counter_attr_UOA_A_COUNTER_PAD as C_PAD, uoa_counter_attr_UOA_A_COUNTER_ROUTES as C_ROUTES,
     uoa_counter_attr_UOA_A_COUNTER_ROUTES_CHANGED as C_ROUTES_CHANGED,
@@ -90,6 +92,7 @@ static SET_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[
 static OPTIONS_POLICY: CConst<[bindings::nla_policy; N_ATTRS]> = CConst(table(&[
     (A_OPTIONS, flags_policy(bindings::uoa_options___UOA_OPT_ALL)),
     (A_ROUTE_LIMIT, policy(bindings::NLA_U32)),
+    (A_CLASS, policy(bindings::NLA_U32)),
     (A_UID, policy(bindings::NLA_U32)),
 ]));
 static ENTRY_POLICY: CConst<[bindings::nla_policy; N_ENTRY_ATTRS]> = CConst(table(&[
@@ -114,7 +117,7 @@ static ENTRY_POLICY: CConst<[bindings::nla_policy; N_ENTRY_ATTRS]> = CConst(tabl
 // Each op's maximum attribute type: its policy's reach.
 const GET_MAXATTR: u32 = A_UID;
 const SET_MAXATTR: u32 = (N_ATTRS - 1) as u32;
-const OPTIONS_MAXATTR: u32 = A_ROUTE_LIMIT;
+const OPTIONS_MAXATTR: u32 = A_CLASS;
 
 const fn op(
     cmd: u32,
@@ -277,11 +280,13 @@ fn put_entry(w: &mut Writer, e: &Entry) -> Result {
     })
 }
 
-/// A managed uid, for its counters: who, and its table's routes and limit.
+/// A managed uid, for its counters: who, its table's routes and limit, and
+/// its tc class (0: none).
 struct UidRoutes {
     uid: u32,
     routes: u32,
     limit: u32,
+    class: u32,
 }
 
 fn put_counters(w: &mut Writer, uid: Option<UidRoutes>, c: &Counters) -> Result {
@@ -290,6 +295,9 @@ fn put_counters(w: &mut Writer, uid: Option<UidRoutes>, c: &Counters) -> Result 
             w.put_u32(C_UID, u.uid)?;
             w.put_u32(C_ROUTES, u.routes)?;
             w.put_u32(C_ROUTE_LIMIT, u.limit)?;
+            if u.class != 0 {
+                w.put_u32(C_CLASS, u.class)?;
+            }
         }
         let kinds = [
             C_BINDS_DENIED,
@@ -405,14 +413,15 @@ unsafe extern "C" fn get_counters(
             CMD_GET_COUNTERS,
             Snapshot::uid_count,
             |w, s, i| {
-                let (u, c, own_limit) = s.uid_info(i)?;
+                let (u, c, set) = s.uid_info(i)?;
                 uid.is_none_or(|x| x == u.uid).then(|| {
                     let routes = UidRoutes {
                         uid: u.uid,
                         // SAFETY: the dump's namespace is live; we are
                         // inside `dump_step`'s RCU read-side section.
                         routes: unsafe { bindings::uoa_table_routes(net, u.table) },
-                        limit: route::route_limit(own_limit, default_limit),
+                        limit: route::route_limit(set.route_limit(), default_limit),
+                        class: set.class(),
                     };
                     put_counters(w, Some(routes), c)
                 })
@@ -470,31 +479,46 @@ fn apply_options(req: &Request<'_>) -> Result {
     let refuse = |e: Error, msg: core::fmt::Arguments<'_>| Err(extack.refuse(None, e, msg));
     let u32_of = |kind| req.attr(kind).map(|a| a.u32()).transpose();
     let (options, limit, uid) = (u32_of(A_OPTIONS)?, u32_of(A_ROUTE_LIMIT)?, u32_of(A_UID)?);
+    let class = u32_of(A_CLASS)?;
     let state = state_of(req.net());
     // Check everything before changing anything.
-    match (options, limit, uid) {
-        (None, None, _) => {
+    if options.is_none() && limit.is_none() && class.is_none() {
+        return refuse(
+            EINVAL,
+            format_args!("UOA_A_OPTIONS, UOA_A_ROUTE_LIMIT or UOA_A_CLASS is required"),
+        );
+    }
+    if let Some(c) = class {
+        if uid.is_none() {
+            return refuse(EINVAL, format_args!("UOA_A_CLASS needs UOA_A_UID"));
+        }
+        if !shaping::class_ok(c) {
             return refuse(
                 EINVAL,
-                format_args!("UOA_A_OPTIONS or UOA_A_ROUTE_LIMIT is required"),
+                format_args!("class {c:#x} is not 0 or a major:minor with both non-zero"),
+            );
+        }
+    }
+    match (limit, uid) {
+        (None, Some(_)) if class.is_none() => {
+            return refuse(
+                EINVAL,
+                format_args!("UOA_A_UID needs UOA_A_ROUTE_LIMIT or UOA_A_CLASS"),
             )
         }
-        (_, None, Some(_)) => {
-            return refuse(EINVAL, format_args!("UOA_A_UID needs UOA_A_ROUTE_LIMIT"))
-        }
-        (_, Some(0), None) => {
+        (Some(0), None) => {
             return refuse(
                 EINVAL,
                 format_args!("the default route limit must be at least 1"),
             )
         }
-        (_, Some(l), Some(u)) => {
-            if state.store.set_route_limit(u, l).is_err() {
+        (_, Some(u)) => {
+            if state.store.set_uid(u, limit, class).is_err() {
                 return refuse(ENOENT, format_args!("uid {u} is not managed"));
             }
         }
-        (_, Some(l), None) => state.set_route_limit(l),
-        (_, None, None) => {}
+        (Some(l), None) => state.set_route_limit(l),
+        (None, None) => {}
     }
     if let Some(o) = options {
         state.set_options(o);

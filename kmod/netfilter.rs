@@ -7,11 +7,18 @@
 //! non-root uid's socket never from a managed uid's address (the rule is
 //! `policy::verdict::local_out`). Anything else is dropped, counted, and the
 //! sender gets EPERM.
+//!
+//! A managed uid's packet that passes gets the uid's tc class in
+//! `skb->priority` when its device's root qdisc is UOA's HTB
+//! (`policy::shaping::priority`): HTB then classifies it without a filter.
 
 use crate::{
     cstatic::CConst,
     hooks::{self, read_addr},
-    policy::verdict::{self, Packet},
+    policy::{
+        shaping,
+        verdict::{self, Packet, Subject},
+    },
 };
 use core::ffi::c_void;
 use kernel::{bindings, error::to_result, ffi::c_uint, prelude::*};
@@ -79,7 +86,7 @@ unsafe extern "C" fn local_out(
     }
     // SAFETY: netfilter passes a valid skb and hook state; a request socket
     // leads to its listener, and `sk_uid` is read only from a full socket.
-    let (uid, net, pf, out, saddr) = unsafe {
+    let (uid, net, pf, dev, saddr) = unsafe {
         // The socket that sends this IP packet, not `skb->sk`: a tunnel
         // (GRE, ip6ip6) sends its outer packet with no socket while the skb
         // still belongs to the user's socket, and the outer packet's source
@@ -97,7 +104,7 @@ unsafe extern "C" fn local_out(
             return bindings::NF_ACCEPT;
         }
         let st = &*state;
-        let out = st.out.as_ref().map_or(0, |d| d.ifindex as u32);
+        let dev: *const bindings::net_device = st.out;
         let saddr: *const c_void = if u32::from(st.pf) == bindings::NFPROTO_IPV4 {
             core::ptr::addr_of!(
                 (*bindings::ip_hdr(skb))
@@ -115,8 +122,10 @@ unsafe extern "C" fn local_out(
             )
             .cast()
         };
-        (uid, st.net, u32::from(st.pf), out, saddr)
+        (uid, st.net, u32::from(st.pf), dev, saddr)
     };
+    // SAFETY: the hook state's device lives at least as long as this call.
+    let out = unsafe { dev.as_ref() }.map_or(0, |d| d.ifindex as u32);
     let family = if pf == bindings::NFPROTO_IPV4 {
         bindings::AF_INET
     } else {
@@ -133,13 +142,40 @@ unsafe extern "C" fn local_out(
             let t = s.tables();
             let who = t.subject(uid);
             match verdict::local_out(&t, who, family, src, out) {
-                Packet::Accept => bindings::NF_ACCEPT,
+                Packet::Accept => {
+                    if let Subject::Managed(m) = who {
+                        let class = s.settings(m).map_or(0, |x| x.class());
+                        // SAFETY: as above; `dev->qdisc` is RCU-protected
+                        // and netfilter holds the RCU read lock.
+                        let root = (class != 0).then(|| unsafe { root_handle(dev) });
+                        if let Some(p) = shaping::priority(class, root.unwrap_or(0)) {
+                            // SAFETY: netfilter owns the skb for this call.
+                            unsafe { (*skb).priority = p };
+                        }
+                    }
+                    bindings::NF_ACCEPT
+                }
                 Packet::Drop(e, c) => {
                     hooks::charge(state, s, who, c);
                     // NF_DROP_ERR(-e): drop, and fail the sender's call with e.
                     ((e.get() as c_uint) << 16) | bindings::NF_DROP
                 }
             }
+        })
+    }
+}
+
+/// The handle of `dev`'s root qdisc (`0`: no device, or none attached).
+///
+/// # Safety
+///
+/// `dev` is NULL or a live device, and the caller holds the RCU read lock.
+unsafe fn root_handle(dev: *const bindings::net_device) -> u32 {
+    // SAFETY: per the contract; a volatile read as `rcu_dereference` does.
+    unsafe {
+        dev.as_ref().map_or(0, |d| {
+            let q = core::ptr::read_volatile(core::ptr::addr_of!(d.qdisc));
+            q.as_ref().map_or(0, |q| q.handle)
         })
     }
 }

@@ -67,6 +67,32 @@ impl Counters {
     }
 }
 
+/// What the administrator set for one managed uid; it follows the uid from
+/// snapshot to snapshot and goes with its last entry.
+#[derive(Default)]
+pub(crate) struct UidSettings {
+    /// The most routes its table may hold (0: the namespace's default).
+    route_limit: AtomicU32,
+    /// The tc class its packets get in `skb->priority` (0: none).
+    class: AtomicU32,
+}
+
+impl UidSettings {
+    pub(crate) fn route_limit(&self) -> u32 {
+        self.route_limit.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn class(&self) -> u32 {
+        self.class.load(Ordering::Relaxed)
+    }
+
+    fn copy_from(&self, other: &UidSettings) {
+        self.route_limit
+            .store(other.route_limit(), Ordering::Relaxed);
+        self.class.store(other.class(), Ordering::Relaxed);
+    }
+}
+
 /// One version of a namespace's policy, with its lookup indexes (the
 /// decisions on them are `policy::verdict`'s).
 pub(crate) struct Snapshot {
@@ -79,9 +105,9 @@ pub(crate) struct Snapshot {
     counters: KVVec<Counters>,
     /// One per item of `uids`: do the uid's entries name interfaces (R1)?
     interfaces: KVVec<bool>,
-    /// One per item of `uids`: the limit on its routes the administrator
-    /// set (0: the namespace's default). Written under the writers' lock.
-    route_limits: KVVec<AtomicU32>,
+    /// One per item of `uids`: what the administrator set for it. Written
+    /// under the writers' lock.
+    settings: KVVec<UidSettings>,
     /// Hash tables for O(1) lookups: indexes into `uids` and into `entries`
     /// (host entries only).
     uid_hash: KVVec<u32>,
@@ -107,10 +133,10 @@ impl Snapshot {
         by_uid.extend_from_slice(&entries, GFP_KERNEL)?;
         policy::sort_by_uid(&mut by_uid);
         let mut counters = KVVec::with_capacity(nu, GFP_KERNEL)?;
-        let mut route_limits = KVVec::with_capacity(nu, GFP_KERNEL)?;
+        let mut settings = KVVec::with_capacity(nu, GFP_KERNEL)?;
         for _ in 0..nu {
             counters.push(Counters::default(), GFP_KERNEL)?;
-            route_limits.push(AtomicU32::new(0), GFP_KERNEL)?;
+            settings.push(UidSettings::default(), GFP_KERNEL)?;
         }
         let mut uid_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(nu), GFP_KERNEL)?;
         policy::build_uid_hash(&uids, &mut uid_hash).map_err(|_| EINVAL)?;
@@ -128,7 +154,7 @@ impl Snapshot {
             by_uid,
             counters,
             interfaces,
-            route_limits,
+            settings,
             uid_hash,
             table_hash,
             host_hash,
@@ -165,28 +191,31 @@ impl Snapshot {
         self.uids.iter().map(|u| u.uid).zip(self.counters.iter())
     }
 
-    /// The `i`th managed uid: its uid, table, counters and own route limit.
-    pub(crate) fn uid_info(&self, i: usize) -> Option<(UidTable, &Counters, u32)> {
-        let limit = self.route_limits.get(i)?.load(Ordering::Relaxed);
-        Some((*self.uids.get(i)?, self.counters.get(i)?, limit))
+    /// The `i`th managed uid: its uid, table, counters and settings.
+    pub(crate) fn uid_info(&self, i: usize) -> Option<(UidTable, &Counters, &UidSettings)> {
+        Some((
+            *self.uids.get(i)?,
+            self.counters.get(i)?,
+            self.settings.get(i)?,
+        ))
+    }
+
+    /// What the administrator set for `m`.
+    pub(crate) fn settings(&self, m: Managed) -> Option<&UidSettings> {
+        self.settings.get(m.index)
     }
 
     /// The route limit the administrator set for `m` (0: none).
     pub(crate) fn route_limit(&self, m: Managed) -> u32 {
-        self.route_limits
-            .get(m.index)
-            .map_or(0, |l| l.load(Ordering::Relaxed))
+        self.settings(m).map_or(0, UidSettings::route_limit)
     }
 
-    /// Keeps the route limits of the uids that are in `old` too.
-    fn carry_route_limits(&self, old: &Snapshot) {
+    /// Keeps the settings of the uids that are in `old` too.
+    fn carry_settings(&self, old: &Snapshot) {
         let t = self.tables();
-        for (u, l) in old.uids.iter().zip(old.route_limits.iter()) {
-            if let Some(mine) = t
-                .managed(u.uid)
-                .and_then(|m| self.route_limits.get(m.index))
-            {
-                mine.store(l.load(Ordering::Relaxed), Ordering::Relaxed);
+        for (u, o) in old.uids.iter().zip(old.settings.iter()) {
+            if let Some(mine) = t.managed(u.uid).and_then(|m| self.settings.get(m.index)) {
+                mine.copy_from(o);
             }
         }
     }
@@ -205,7 +234,7 @@ impl Snapshot {
             + self.uids.capacity() * size_of::<UidTable>()
             + self.counters.capacity() * size_of::<Counters>()
             + self.interfaces.capacity() * size_of::<bool>()
-            + self.route_limits.capacity() * size_of::<AtomicU32>()
+            + self.settings.capacity() * size_of::<UidSettings>()
             + (self.uid_hash.capacity() + self.table_hash.capacity() + self.host_hash.capacity())
                 * size_of::<u32>()
     }
@@ -292,11 +321,12 @@ impl Store {
             ptr::null_mut()
         } else {
             let new = Snapshot::new(out).map_err(Update::Error)?;
-            // Limits change only under the writers' lock: copy them before
-            // the new snapshot is seen, so no route slips past one.
+            // Settings change only under the writers' lock: copy them before
+            // the new snapshot is seen, so no route slips past a limit and
+            // no packet misses its class.
             // SAFETY: as above.
             if let Some(cur) = unsafe { cur.as_ref() } {
-                new.carry_route_limits(cur);
+                new.carry_settings(cur);
             }
             KBox::into_raw(new)
         };
@@ -317,16 +347,25 @@ impl Store {
         Ok(())
     }
 
-    /// Sets the route limit of managed uid `uid` (0: the default).
-    pub(crate) fn set_route_limit(&self, uid: u32, limit: u32) -> Result<(), ()> {
+    /// Sets the route limit (0: the default) and/or the tc class (0: none)
+    /// of managed uid `uid`; `Err` (and nothing set) if it is not managed.
+    pub(crate) fn set_uid(
+        &self,
+        uid: u32,
+        route_limit: Option<u32>,
+        class: Option<u32>,
+    ) -> Result<(), ()> {
         let _writer = self.writer.lock();
         self.read(|s| {
             let s = s.ok_or(())?;
             let m = s.tables().managed(uid).ok_or(())?;
-            s.route_limits
-                .get(m.index)
-                .ok_or(())?
-                .store(limit, Ordering::Relaxed);
+            let mine = s.settings(m).ok_or(())?;
+            if let Some(l) = route_limit {
+                mine.route_limit.store(l, Ordering::Relaxed);
+            }
+            if let Some(c) = class {
+                mine.class.store(c, Ordering::Relaxed);
+            }
             Ok(())
         })
     }

@@ -86,6 +86,9 @@ pub struct Counters {
     pub routes: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route_limit: Option<u32>,
+    /// A managed uid's tc class (major:minor as one number), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<u32>,
 }
 
 impl std::fmt::Display for Counters {
@@ -132,6 +135,7 @@ impl Counters {
             routes_refused: get(CounterAttr::RoutesRefused, "UOA_A_COUNTER_ROUTES_REFUSED")?,
             routes: h.get_attr_payload_as::<u32>(CounterAttr::Routes).ok(),
             route_limit: h.get_attr_payload_as::<u32>(CounterAttr::RouteLimit).ok(),
+            class: h.get_attr_payload_as::<u32>(CounterAttr::Class).ok(),
         })
     }
 
@@ -395,6 +399,16 @@ impl Client {
         if let Some(uid) = uid {
             attrs.push(nla(UoaAttr::Uid, uid)?);
         }
+        self.request(UoaCmd::SetOptions, NlmF::ACK, attrs)?;
+        Ok(())
+    }
+
+    /// Sets the tc class (major:minor) the module gives `uid`'s packets in
+    /// `skb->priority` (`0`: none).
+    pub fn set_class(&self, uid: u32, class: u32) -> Result<(), Error> {
+        let mut attrs = GenlBuffer::new();
+        attrs.push(nla(UoaAttr::Class, class)?);
+        attrs.push(nla(UoaAttr::Uid, uid)?);
         self.request(UoaCmd::SetOptions, NlmF::ACK, attrs)?;
         Ok(())
     }

@@ -40,6 +40,7 @@ pub enum UoaAttr {
     Options = 11,
     Counters = 12,
     RouteLimit = 13,
+    Class = 14,
 }
 impl neli::consts::genl::NlAttrType for UoaAttr {}
 
@@ -68,6 +69,7 @@ pub enum CounterAttr {
     RoutesRefused = 8,
     Routes = 9,
     RouteLimit = 10,
+    Class = 11,
 }
 impl neli::consts::genl::NlAttrType for CounterAttr {}
 

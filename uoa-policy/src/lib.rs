@@ -747,10 +747,13 @@ pub fn find_host<'a>(
 }
 
 pub mod route;
+pub mod shaping;
 pub mod verdict;
 
 #[cfg(test)]
 mod route_tests;
+#[cfg(test)]
+mod shaping_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

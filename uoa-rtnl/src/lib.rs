@@ -8,6 +8,7 @@
 //! of the errors it converts, and the extack is how the kernel says why.
 
 pub mod route;
+pub mod tc;
 
 pub use route::{table_of, Nexthop, Route, RouteType, RTPROT_BOOT, RTPROT_KERNEL, RT_TABLE_MAIN};
 

@@ -1,8 +1,10 @@
 //! The config file of `uoamap save` and `uoamap apply`: one entry per line,
 //! as on the command line (`PREFIX USER TABLE [dev IFACE]`), route limits as
-//! `route-limit N [USER]` lines, `#` comments.
+//! `route-limit N [USER]` lines, shapes as `rate USER dev IFACE ...` lines
+//! (see `shaping::RateLine`), `#` comments.
 
 use crate::names;
+use crate::shaping::RateLine;
 use anyhow::{bail, Context, Result};
 use uoa_genl::{Change, Entry, Prefix};
 
@@ -115,6 +117,7 @@ impl std::fmt::Display for Limit {
 pub struct File {
     pub entries: Vec<Line>,
     pub limits: Vec<Limit>,
+    pub rates: Vec<RateLine>,
 }
 
 /// Parses a whole file; errors name the line. A user's route limit needs an
@@ -130,7 +133,13 @@ pub fn parse(text: &str) -> Result<File> {
         let at = || format!("line {}: {raw:?}", n + 1);
         match words.split_first() {
             Some((&"route-limit", rest)) => out.limits.push(Limit::parse(rest).with_context(at)?),
+            Some((&"rate", rest)) => out.rates.push(RateLine::parse(rest).with_context(at)?),
             _ => out.entries.push(Line::parse(&words).with_context(at)?),
+        }
+    }
+    for r in &out.rates {
+        if !out.entries.iter().any(|e| e.user == r.user) {
+            bail!("{r}: {} has no entry in the file", r.user);
         }
     }
     for l in &out.limits {

@@ -5,6 +5,7 @@
 mod config;
 mod names;
 mod routing;
+mod shaping;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -62,6 +63,16 @@ enum Command {
         limit: String,
         /// A managed user; without it, the namespace's default.
         user: Option<String>,
+    },
+    /// Shape USER's bandwidth: `rate u11 dev eth0 10mbit ceil 50mbit in
+    /// 20mbit` guarantees 10mbit upload (borrowing up to 50mbit when the
+    /// link is idle) and 20mbit download on eth0; without `dev`, on every
+    /// interface USER's entries name. `out none`, `in none` or `none` take
+    /// shapes away. `uoamap show` lists them, `show -s` with their counters.
+    Rate {
+        /// USER [dev IFACE] [out] RATE [ceil RATE] [in RATE [ceil RATE]] | none
+        #[arg(num_args = 2.., required = true, allow_hyphen_values = true)]
+        words: Vec<String>,
     },
     /// Remove every entry, or USER's.
     Flush { user: Option<String> },
@@ -166,7 +177,17 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
     if !cli.no_routing {
         routing::PolicyRouting::connect()?.sync(&before, &client.entries(None)?)?;
     }
-    Ok(())
+    shaping::follow_entries(client)
+}
+
+/// The shapes as lines: what `show` and `save` print.
+fn rate_lines(current: &shaping::Current, uid: Option<u32>) -> Vec<shaping::RateLine> {
+    current
+        .plan
+        .iter()
+        .filter(|((u, _), _)| uid.is_none_or(|x| x == *u))
+        .map(|((u, dev), s)| shaping::saved_line(*u, dev, s))
+        .collect()
 }
 
 /// The route limits that differ from the built-in default, as
@@ -266,10 +287,24 @@ fn run(cli: &Cli) -> Result<()> {
             let uid = user.as_deref().map(names::uid_of).transpose()?;
             let client = Client::connect()?;
             let entries = client.entries(uid)?;
+            let current = shaping::Shaper::connect()?.read(&client)?;
             if *stats {
                 print_counters(&entries, &client.counters(uid)?, cli.json)?;
+                let classes = current.stats(uid);
+                if cli.json {
+                    println!("{}", serde_json::to_string_pretty(&classes)?);
+                } else {
+                    for c in classes {
+                        println!("uid {} ({}): {c}", c.uid, names::user_name(c.uid));
+                    }
+                }
             } else {
                 print_entries(&entries, cli.json)?;
+                if !cli.json {
+                    for l in rate_lines(&current, uid) {
+                        println!("{l}");
+                    }
+                }
             }
         }
         Command::Set { option, value } => {
@@ -290,6 +325,17 @@ fn run(cli: &Cli) -> Result<()> {
             let n = parse_route_limit(limit, uid.is_some())?;
             Client::connect()?.set_route_limit(uid, n)?;
         }
+        Command::Rate { words } => {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let line = shaping::RateLine::parse(&words)?;
+            let client = Client::connect()?;
+            let shaper = shaping::Shaper::connect()?;
+            let current = shaper.read(&client)?;
+            let entries = client.entries(None)?;
+            let mut plan = current.plan.clone();
+            shaping::amend(&mut plan, &line, &entries)?;
+            shaper.apply(&client, &current, &plan, &entries)?;
+        }
         Command::Flush { user } => {
             let replace = match user {
                 Some(u) => Replace::Uid(names::uid_of(u)?),
@@ -303,6 +349,10 @@ fn run(cli: &Cli) -> Result<()> {
                 println!("{}", Line::of(&e));
             }
             for l in saved_limits(&client)? {
+                println!("{l}");
+            }
+            let current = shaping::Shaper::connect()?.read(&client)?;
+            for l in rate_lines(&current, None) {
                 println!("{l}");
             }
         }
@@ -332,6 +382,16 @@ fn run(cli: &Cli) -> Result<()> {
                 routing::PolicyRouting::connect()?.restore_connected(&wanted)?;
             }
             apply_limits(&client, &limits)?;
+            // Shapes: exactly the file's, checked before any is changed.
+            let shaper = shaping::Shaper::connect()?;
+            let current = shaper.read(&client)?;
+            let entries = client.entries(None)?;
+            let mut plan = shaping::Plan::new();
+            for l in &file_text.rates {
+                shaping::amend(&mut plan, l, &entries)
+                    .with_context(|| format!("in {file}: {l}"))?;
+            }
+            shaper.apply(&client, &current, &plan, &entries)?;
             let added = changes
                 .iter()
                 .filter(|c| matches!(c, Change::Add(_)))

@@ -50,6 +50,7 @@ fn attr_name(v: UoaAttr) -> Option<&'static str> {
         UoaAttr::Options => "UOA_A_OPTIONS",
         UoaAttr::Counters => "UOA_A_COUNTERS",
         UoaAttr::RouteLimit => "UOA_A_ROUTE_LIMIT",
+        UoaAttr::Class => "UOA_A_CLASS",
         UoaAttr::UnrecognizedConst(_) => return None,
     })
 }
@@ -80,6 +81,7 @@ fn counter_attr_name(v: CounterAttr) -> Option<&'static str> {
         CounterAttr::RoutesRefused => "UOA_A_COUNTER_ROUTES_REFUSED",
         CounterAttr::Routes => "UOA_A_COUNTER_ROUTES",
         CounterAttr::RouteLimit => "UOA_A_COUNTER_ROUTE_LIMIT",
+        CounterAttr::Class => "UOA_A_COUNTER_CLASS",
         CounterAttr::UnrecognizedConst(_) => return None,
     })
 }
