@@ -135,23 +135,18 @@ unsafe extern "C" fn local_out(
     let Some((family, src)) = (unsafe { read_addr(family, saddr) }) else {
         return bindings::NF_ACCEPT;
     };
+    // The uid's tc class, if it passes.
+    let mut class = 0;
     // SAFETY: the hook is registered in `net` only while the pernet state
     // exists, and `net` is alive while its packets are.
-    unsafe {
+    let verdict = unsafe {
         hooks::with_policy(net, bindings::NF_ACCEPT, |state, s| {
             let t = s.tables();
             let who = t.subject(uid);
             match verdict::local_out(&t, who, family, src, out) {
                 Packet::Accept => {
                     if let Subject::Managed(m) = who {
-                        let class = s.settings(m).map_or(0, |x| x.class());
-                        // SAFETY: as above; `dev->qdisc` is RCU-protected
-                        // and netfilter holds the RCU read lock.
-                        let root = (class != 0).then(|| unsafe { root_handle(dev) });
-                        if let Some(p) = shaping::priority(class, root.unwrap_or(0)) {
-                            // SAFETY: netfilter owns the skb for this call.
-                            unsafe { (*skb).priority = p };
-                        }
+                        class = s.settings(m).map_or(0, |x| x.class());
                     }
                     bindings::NF_ACCEPT
                 }
@@ -162,7 +157,17 @@ unsafe extern "C" fn local_out(
                 }
             }
         })
+    };
+    if class != 0 {
+        // SAFETY: `dev` is the hook state's, and netfilter holds the RCU
+        // read lock that `dev->qdisc` needs.
+        let root = unsafe { root_handle(dev) };
+        if let Some(p) = shaping::priority(class, root) {
+            // SAFETY: netfilter hands us the skb for this call.
+            unsafe { (*skb).__bindgen_anon_4.__bindgen_anon_1.as_mut().priority = p };
+        }
     }
+    verdict
 }
 
 /// The handle of `dev`'s root qdisc (`0`: no device, or none attached).

@@ -138,8 +138,10 @@ pub fn parse(text: &str) -> Result<File> {
         }
     }
     for r in &out.rates {
-        if !out.entries.iter().any(|e| e.user == r.user) {
-            bail!("{r}: {} has no entry in the file", r.user);
+        if let Some(u) = &r.user {
+            if !out.entries.iter().any(|e| &e.user == u) {
+                bail!("{r}: {u} has no entry in the file");
+            }
         }
     }
     for l in &out.limits {

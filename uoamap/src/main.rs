@@ -184,9 +184,23 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
 fn rate_lines(current: &shaping::Current, uid: Option<u32>) -> Vec<shaping::RateLine> {
     current
         .plan
+        .shapes
         .iter()
         .filter(|((u, _), _)| uid.is_none_or(|x| x == *u))
         .map(|((u, dev), s)| shaping::saved_line(*u, dev, s))
+        .chain(current.plan.links.iter().map(|((dev, dir), r)| {
+            let ask = shaping::Ask::Set(*r, None);
+            let (out, inn) = match dir {
+                shaping::Dir::Out => (ask, shaping::Ask::Keep),
+                shaping::Dir::In => (shaping::Ask::Keep, ask),
+            };
+            shaping::RateLine {
+                user: None,
+                dev: Some(dev.clone()),
+                out,
+                inn,
+            }
+        }))
         .collect()
 }
 
@@ -386,8 +400,11 @@ fn run(cli: &Cli) -> Result<()> {
             let shaper = shaping::Shaper::connect()?;
             let current = shaper.read(&client)?;
             let entries = client.entries(None)?;
-            let mut plan = shaping::Plan::new();
-            for l in &file_text.rates {
+            let mut plan = shaping::Plan::default();
+            // Link rates first: users' rates are checked against them.
+            let (links, users): (Vec<_>, Vec<_>) =
+                file_text.rates.iter().partition(|l| l.user.is_none());
+            for l in links.into_iter().chain(users) {
                 shaping::amend(&mut plan, l, &entries)
                     .with_context(|| format!("in {file}: {l}"))?;
             }

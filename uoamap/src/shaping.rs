@@ -73,8 +73,25 @@ impl DevShape {
     }
 }
 
-/// Every uid's shapes: (uid, interface name) -> shapes.
-pub type Plan = BTreeMap<(u32, String), DevShape>;
+/// What is shaped: every uid's shapes, (uid, interface name) -> shapes, and
+/// the link rates the administrator set where the kernel's speed of an
+/// interface is not what its traffic can use (an uplink slower than the
+/// NIC, a veth): (interface name, direction) -> bytes a second.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub shapes: BTreeMap<(u32, String), DevShape>,
+    pub links: BTreeMap<(String, Dir), u64>,
+}
+
+impl Plan {
+    /// The rate of `dev`'s link in direction `d`.
+    fn link(&self, dev: &str, d: Dir) -> u64 {
+        self.links
+            .get(&(dev.to_string(), d))
+            .copied()
+            .unwrap_or_else(|| link_of(dev))
+    }
+}
 
 /// What a `rate` line asks of one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +103,11 @@ pub enum Ask {
 }
 
 /// `rate USER [dev IFACE] [out] RATE [ceil C] [in RATE [ceil C]]`, or with
-/// `none`, `out none`, `in none`: as typed, names unresolved.
+/// `none`, `out none`, `in none`: as typed, names unresolved. Without USER
+/// (`rate dev IFACE [out] RATE [in RATE]`): the link's own rate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateLine {
-    pub user: String,
+    pub user: Option<String>,
     pub dev: Option<String>,
     pub out: Ask,
     pub inn: Ask,
@@ -103,17 +121,22 @@ impl RateLine {
     /// Parses the words after `rate`.
     pub fn parse(words: &[&str]) -> Result<Self> {
         let (user, mut rest) = match words.split_first() {
-            Some((u, rest)) => (u.to_string(), rest),
+            Some((&"dev", _)) => (None, words),
+            Some((u, rest)) => (Some(u.to_string()), rest),
             None => bail!("expected USER [dev IFACE] [out] RATE [ceil RATE] [in RATE [ceil RATE]]"),
         };
+        let who = user.clone().unwrap_or_else(|| "the link".into());
         let mut dev = None;
         if let ["dev", d, tail @ ..] = rest {
             dev = Some(d.to_string());
             rest = tail;
         }
+        if user.is_none() && dev.is_none() {
+            bail!("a link's rate needs dev IFACE");
+        }
         let (mut out, mut inn) = (Ask::Keep, Ask::Keep);
         if rest.is_empty() {
-            bail!("say a rate, `in RATE` or `none` after {user}");
+            bail!("say a rate, `in RATE` or `none` after {who}");
         }
         while let Some((&w, tail)) = rest.split_first() {
             let (dir, tail) = match w {
@@ -135,6 +158,7 @@ impl RateLine {
                     *slot = Ask::Clear;
                     t
                 }
+                [_, "ceil", ..] if user.is_none() => bail!("a link has a rate, not a ceiling"),
                 [r, "ceil", c, t @ ..] => {
                     *slot = Ask::Set(rate_word(r)?, Some(rate_word(c)?));
                     t
@@ -158,7 +182,10 @@ impl RateLine {
 
 impl std::fmt::Display for RateLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rate {}", self.user)?;
+        f.write_str("rate")?;
+        if let Some(u) = &self.user {
+            write!(f, " {u}")?;
+        }
         if let Some(d) = &self.dev {
             write!(f, " dev {d}")?;
         }
@@ -186,7 +213,7 @@ pub fn saved_line(uid: u32, dev: &str, s: &DevShape) -> RateLine {
         })
     };
     RateLine {
-        user: names::user_name(uid),
+        user: Some(names::user_name(uid)),
         dev: Some(dev.to_string()),
         out: ask(s.out),
         inn: ask(s.inn),
@@ -214,13 +241,27 @@ fn link_of(dev: &str) -> u64 {
 /// one named, else those of the user's entries; every rate is checked
 /// against the link before anything is changed.
 pub fn amend(plan: &mut Plan, line: &RateLine, entries: &[Entry]) -> Result<()> {
-    let uid = names::uid_of(&line.user)?;
+    let Some(user) = &line.user else {
+        let dev = line.dev.as_deref().unwrap_or_default();
+        names::ifindex_of(dev)?;
+        for (dir, ask) in [(Dir::Out, line.out), (Dir::In, line.inn)] {
+            let key = (dev.to_string(), dir);
+            match ask {
+                Ask::Keep => {}
+                Ask::Clear => {
+                    plan.links.remove(&key);
+                }
+                Ask::Set(r, _) => {
+                    plan.links.insert(key, r);
+                }
+            }
+        }
+        return Ok(());
+    };
+    let uid = names::uid_of(user)?;
     let mine: Vec<&Entry> = entries.iter().filter(|e| e.uid == uid).collect();
     if mine.is_empty() {
-        bail!(
-            "{} is not managed: it has no entry (uoamap add first)",
-            line.user
-        );
+        bail!("{user} is not managed: it has no entry (uoamap add first)");
     }
     let devs: Vec<String> = match &line.dev {
         Some(d) => {
@@ -234,15 +275,18 @@ pub fn amend(plan: &mut Plan, line: &RateLine, entries: &[Entry]) -> Result<()> 
                 .filter_map(|e| names::ifname(e.ifindex))
                 .collect();
             if set.is_empty() {
-                bail!("{}'s entries name no interface: say dev IFACE", line.user);
+                bail!("{user}'s entries name no interface: say dev IFACE");
             }
             set.into_iter().collect()
         }
     };
     for dev in devs {
-        let link = link_of(&dev);
-        let cur = plan.entry((uid, dev.clone())).or_default();
-        for (dir, ask) in [(Dir::Out, line.out), (Dir::In, line.inn)] {
+        let links = [plan.link(&dev, Dir::Out), plan.link(&dev, Dir::In)];
+        let cur = plan.shapes.entry((uid, dev.clone())).or_default();
+        for (dir, ask, link) in [
+            (Dir::Out, line.out, links[0]),
+            (Dir::In, line.inn, links[1]),
+        ] {
             match ask {
                 Ask::Keep => {}
                 Ask::Clear => *cur.slot(dir) = None,
@@ -251,14 +295,14 @@ pub fn amend(plan: &mut Plan, line: &RateLine, entries: &[Entry]) -> Result<()> 
                         ifb_name(&dev)?;
                     }
                     let s = Shape::new(r, c, link).map_err(|e: RateError| {
-                        anyhow::anyhow!("{} dev {dev} {}: {e}", line.user, dir.word())
+                        anyhow::anyhow!("{user} dev {dev} {}: {e}", dir.word())
                     })?;
                     *cur.slot(dir) = Some(s);
                 }
             }
         }
         if cur.is_empty() {
-            plan.remove(&(uid, dev));
+            plan.shapes.remove(&(uid, dev));
         }
     }
     Ok(())
@@ -416,11 +460,14 @@ impl Shaper {
                 classes,
             });
         }
-        let mut plan = Plan::new();
+        let mut plan = Plan::default();
         for s in &shaped {
             for c in &s.classes {
+                if c.classid == ROOT_CLASS && c.rate != link_of(&s.dev) {
+                    plan.links.insert((s.dev.clone(), s.dir), c.rate);
+                }
                 if let Some(&uid) = owner.get(&c.classid) {
-                    let e = plan.entry((uid, s.dev.clone())).or_default();
+                    let e = plan.shapes.entry((uid, s.dev.clone())).or_default();
                     *e.slot(s.dir) = Some(Shape {
                         rate: c.rate,
                         ceil: c.ceil,
@@ -449,7 +496,7 @@ impl Shaper {
         entries: &[Entry],
     ) -> Result<()> {
         // Classes: keep a uid's, give new ones theirs.
-        let uids: BTreeSet<u32> = wanted.keys().map(|(u, _)| *u).collect();
+        let uids: BTreeSet<u32> = wanted.shapes.keys().map(|(u, _)| *u).collect();
         let managed: BTreeSet<u32> = entries.iter().map(|e| e.uid).collect();
         let mut minors = Minors::default();
         for (&u, &c) in &cur.classes {
@@ -481,7 +528,7 @@ impl Shaper {
         }
         // Per device and direction: what is wanted there.
         let mut per: BTreeMap<(String, Dir), Vec<(u32, Shape)>> = BTreeMap::new();
-        for ((u, dev), s) in wanted {
+        for ((u, dev), s) in &wanted.shapes {
             for d in [Dir::Out, Dir::In] {
                 if let Some(sh) = s.get(d) {
                     per.entry((dev.clone(), d)).or_default().push((*u, sh));
@@ -491,9 +538,14 @@ impl Shaper {
         for s in &cur.shaped {
             per.entry((s.dev.clone(), s.dir)).or_default();
         }
+        // An interface whose link rate is set keeps an HTB with no class.
+        let linked = |dev: &String, dir: &Dir| wanted.links.contains_key(&(dev.clone(), *dir));
+        for (dev, dir) in wanted.links.keys() {
+            per.entry((dev.clone(), *dir)).or_default();
+        }
         // Checks first: devices exist, their root qdisc is the kernel's or ours.
         for ((dev, dir), want) in &per {
-            if want.is_empty() {
+            if want.is_empty() && !linked(dev, dir) {
                 continue;
             }
             let ifindex = names::ifindex_of(dev)?;
@@ -518,7 +570,7 @@ impl Shaper {
         }
         for ((dev, dir), want) in &per {
             let found = cur.shaped.iter().find(|s| s.dev == *dev && s.dir == *dir);
-            match (want.is_empty(), found) {
+            match (want.is_empty() && !linked(dev, dir), found) {
                 (true, None) => {}
                 (true, Some(s)) => self.unshape(s)?,
                 (false, _) => {
@@ -526,9 +578,15 @@ impl Shaper {
                         Dir::Out => names::ifindex_of(dev)?,
                         Dir::In => self.ensure_ifb(dev, cur)?,
                     };
-                    self.shape(target, dev, found, want, &class_of)?;
+                    let link = wanted.link(dev, *dir);
+                    // A class with filters cannot go: stale filters first,
+                    // new ones once their classes are there.
                     if *dir == Dir::In {
-                        self.sync_filters(target, want, &class_of, entries)?;
+                        self.sync_filters(target, want, &class_of, entries, false)?;
+                    }
+                    self.shape(target, dev, link, found, want, &class_of)?;
+                    if *dir == Dir::In {
+                        self.sync_filters(target, want, &class_of, entries, true)?;
                     }
                 }
             }
@@ -552,11 +610,11 @@ impl Shaper {
         &self,
         ifindex: u32,
         dev: &str,
+        link: u64,
         found: Option<&Shaped>,
         want: &[(u32, Shape)],
         class_of: &BTreeMap<u32, u32>,
     ) -> Result<()> {
-        let link = link_of(dev);
         let ctx = || format!("shaping dev {dev}");
         let new = NlmF::CREATE | NlmF::REPLACE;
         if found.is_none() {
@@ -567,16 +625,6 @@ impl Shaper {
                     &tc::htb_qdisc(ifindex, HTB_MAJOR, DEFAULT_MINOR)?,
                 )
                 .with_context(ctx)?;
-            self.class(
-                ifindex,
-                ROOT_CLASS,
-                tc::TC_H_ROOT,
-                Shape {
-                    rate: link,
-                    ceil: link,
-                },
-            )
-            .with_context(ctx)?;
         }
         let sum: u64 = want.iter().map(|(_, s)| s.rate).sum();
         let default = Shape {
@@ -601,6 +649,14 @@ impl Shaper {
                     .call(Rtm::Deltclass, NlmF::empty(), &tc::class_key(ifindex, id)?)
                     .with_context(ctx)?;
             }
+        }
+        let whole = Shape {
+            rate: link,
+            ceil: link,
+        };
+        if !same(ROOT_CLASS, whole) {
+            self.class(ifindex, ROOT_CLASS, tc::TC_H_ROOT, whole)
+                .with_context(ctx)?;
         }
         if !same(DEFAULT_CLASS, default) {
             self.class(ifindex, DEFAULT_CLASS, ROOT_CLASS, default)
@@ -698,13 +754,15 @@ impl Shaper {
         Ok(ifb)
     }
 
-    /// The flower filters on an IFB made those of `want`'s uids' entries.
+    /// The flower filters on an IFB made those of `want`'s uids' entries:
+    /// the others removed, and with `add` the missing ones added.
     fn sync_filters(
         &self,
         ifb: u32,
         want: &[(u32, Shape)],
         class_of: &BTreeMap<u32, u32>,
         entries: &[Entry],
+        add: bool,
     ) -> Result<()> {
         let shaped: BTreeSet<u32> = want.iter().map(|(u, _)| *u).collect();
         let wanted: BTreeSet<(std::net::IpAddr, u8, u32)> = entries
@@ -732,6 +790,9 @@ impl Shaper {
                     &tc::filter_key(ifb, UOA_ROOT, f.prio, f.protocol, f.handle)?,
                 )?,
             }
+        }
+        if !add {
+            return Ok(());
         }
         for &(a, l, c) in wanted.difference(&have) {
             let prio = if a.is_ipv4() { PRIO_V4 } else { PRIO_V6 };
@@ -770,7 +831,7 @@ mod tests {
     #[test]
     fn rate_lines_take_tc_words() {
         let l = parse("u11 dev eth0 10mbit ceil 50mbit in 20mbit").unwrap();
-        assert_eq!(l.user, "u11");
+        assert_eq!(l.user.as_deref(), Some("u11"));
         assert_eq!(l.dev.as_deref(), Some("eth0"));
         assert_eq!(l.out, Ask::Set(1_250_000, Some(6_250_000)));
         assert_eq!(l.inn, Ask::Set(2_500_000, None));
@@ -798,6 +859,19 @@ mod tests {
         assert!(e("u11 out 1mbit out 2mbit").contains("out is given twice"));
         assert!(e("u11 in").contains("in needs a rate"));
         assert!(e("u11 1mbit ceil").contains("ceil needs a rate"));
+    }
+
+    #[test]
+    fn a_link_has_a_rate_and_no_ceiling() {
+        let l = parse("dev va 12mbit in 20mbit").unwrap();
+        assert_eq!(
+            (l.user, l.out, l.inn),
+            (None, Ask::Set(1_500_000, None), Ask::Set(2_500_000, None))
+        );
+        assert!(parse("dev va 12mbit ceil 20mbit")
+            .unwrap_err()
+            .to_string()
+            .contains("not a ceiling"));
     }
 
     #[test]
