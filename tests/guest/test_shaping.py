@@ -195,6 +195,11 @@ def test_refused_rates_change_nothing_and_say_why():
         for want in ("dev va out class a0a:3f3 rate 4mbit ceil 24mbit", "dev va in class a0a:3f4 rate 20mbit"):
             if want not in show:
                 raise uoa.Fail(f"show -s lacks {want!r}:\n{show}")
+        # u11 sees its own classes, unprivileged.
+        own = uoa.sh(f"{uoa.ROOT}/target/release/uoa-route show -s", uid=U11, netns=NS).stdout
+        for want in ("shaping: dev va out rate 4mbit ceil 24mbit", "shaping: dev va in rate 4mbit ceil 24mbit"):
+            if want not in own:
+                raise uoa.Fail(f"uoa-route show -s as u11 lacks {want!r}:\n{own}")
         uoa.uoamap("rate u11 none", netns=NS)
         if "a0a:3f3" in classes("va"):
             raise uoa.Fail("rate u11 none left its class")

@@ -21,7 +21,7 @@ use replies::{exchange, kernel_error_text, retry_dump, Outcome};
 use serde::Serialize;
 use std::os::fd::AsRawFd;
 use uapi::{CounterAttr, EntryAttr, UoaAttr, UoaCmd, GENL_NAME, GENL_VERSION};
-pub use uoa_policy::{route::DEFAULT_ROUTE_LIMIT, Entry, Family, Prefix, Refusal};
+pub use uoa_policy::{route::DEFAULT_ROUTE_LIMIT, shaping::Rate, Entry, Family, Prefix, Refusal};
 
 /// A message of the uoa family.
 pub type UoaMsg = Genlmsghdr<UoaCmd, UoaAttr>;

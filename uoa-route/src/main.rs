@@ -143,6 +143,35 @@ fn flush(json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The caller's tc class on each interface that shapes it (the
+/// administrator's `uoamap rate`), with its counters, one line each.
+fn class_lines(class: Option<u32>) -> Result<Vec<String>> {
+    let Some(class) = class else {
+        return Ok(Vec::new());
+    };
+    let rate = |r: u64| uoa_genl::Rate(r).to_string();
+    Ok(Rtnl::connect()?
+        .class_everywhere(class)?
+        .into_iter()
+        .map(|(ifindex, c)| {
+            let dev = listing::ifname(ifindex);
+            let (dev, way) = match dev.strip_prefix("in-") {
+                Some(d) => (d.to_string(), "in"),
+                None => (dev, "out"),
+            };
+            format!(
+                "shaping: dev {dev} {way} rate {} ceil {}: sent {} bytes {} pkts, dropped {}, overlimits {}",
+                rate(c.rate),
+                rate(c.ceil),
+                c.bytes,
+                c.packets,
+                c.drops,
+                c.overlimits
+            )
+        })
+        .collect())
+}
+
 fn show(json: bool, stats: bool) -> Result<()> {
     let uid = getuid().as_raw();
     let client = Client::connect()?;
@@ -175,6 +204,7 @@ fn show(json: bool, stats: bool) -> Result<()> {
         }
         if let Some(c) = &counters {
             v["counters"] = serde_json::to_value(c)?;
+            v["shaping"] = serde_json::to_value(class_lines(c.class)?)?;
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if let Some(table) = table {
@@ -185,8 +215,11 @@ fn show(json: bool, stats: bool) -> Result<()> {
         for r in &routes {
             println!("route: {}", listing::route_line(r, listing::ifname));
         }
-        if let Some(c) = counters {
+        if let Some(c) = &counters {
             println!("{c}");
+            for line in class_lines(c.class)? {
+                println!("{line}");
+            }
         }
     } else {
         println!("uid {uid} has no UOA addresses in this network namespace");

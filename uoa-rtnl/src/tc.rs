@@ -829,3 +829,27 @@ fn tcmsg(
 #[cfg(test)]
 #[path = "tc_tests.rs"]
 mod tests;
+
+impl super::Rtnl {
+    /// Class `classid` on every device whose root qdisc is an HTB of its
+    /// major, with its counters: (ifindex, class). Needs no privilege.
+    pub fn class_everywhere(&self, classid: u32) -> Result<Vec<(u32, ClassInfo)>, Error> {
+        use neli::consts::rtnl::Rtm;
+        let mut out = Vec::new();
+        let qdiscs: Vec<Tcmsg> = self.dump(Rtm::Getqdisc, &qdisc_key(0, 0, 0)?)?;
+        for m in &qdiscs {
+            let q = QdiscInfo::from_msg(m)?;
+            if q.parent != TC_H_ROOT || q.kind != "htb" || q.handle != classid & 0xffff_0000 {
+                continue;
+            }
+            let classes: Vec<Tcmsg> = self.dump(Rtm::Gettclass, &class_key(q.ifindex, 0)?)?;
+            for c in &classes {
+                let c = ClassInfo::from_msg(c)?;
+                if c.classid == classid {
+                    out.push((q.ifindex, c));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
