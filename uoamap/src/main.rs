@@ -143,16 +143,23 @@ fn print_entries(entries: &[Entry], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_counters(entries: &[Entry], counters: &[Counters], json: bool) -> Result<()> {
+fn print_counters(
+    entries: &[Entry],
+    counters: &[Counters],
+    classes: &[shaping::ClassStats],
+    json: bool,
+) -> Result<()> {
     if json {
         #[derive(Serialize)]
         struct Out<'a> {
             entries: Vec<EntryJson>,
             counters: &'a [Counters],
+            shaping: &'a [shaping::ClassStats],
         }
         let out = Out {
             entries: entries.iter().map(EntryJson::of).collect(),
             counters,
+            shaping: classes,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -161,6 +168,9 @@ fn print_counters(entries: &[Entry], counters: &[Counters], json: bool) -> Resul
     for c in counters {
         let uid = c.uid.unwrap_or_default();
         println!("uid {uid} ({}): {}", names::user_name(uid), c);
+    }
+    for c in classes {
+        println!("uid {} ({}): {c}", c.uid, names::user_name(c.uid));
     }
     Ok(())
 }
@@ -303,15 +313,8 @@ fn run(cli: &Cli) -> Result<()> {
             let entries = client.entries(uid)?;
             let current = shaping::Shaper::connect()?.read(&client)?;
             if *stats {
-                print_counters(&entries, &client.counters(uid)?, cli.json)?;
                 let classes = current.stats(uid);
-                if cli.json {
-                    println!("{}", serde_json::to_string_pretty(&classes)?);
-                } else {
-                    for c in classes {
-                        println!("uid {} ({}): {c}", c.uid, names::user_name(c.uid));
-                    }
-                }
+                print_counters(&entries, &client.counters(uid)?, &classes, cli.json)?;
             } else {
                 print_entries(&entries, cli.json)?;
                 if !cli.json {
@@ -347,7 +350,7 @@ fn run(cli: &Cli) -> Result<()> {
             let current = shaper.read(&client)?;
             let entries = client.entries(None)?;
             let mut plan = current.plan.clone();
-            shaping::amend(&mut plan, &line, &entries)?;
+            shaping::amend(&mut plan, &line, &shaping::Users::of(&entries))?;
             shaper.apply(&client, &current, &plan, &entries)?;
         }
         Command::Flush { user } => {
@@ -387,6 +390,16 @@ fn run(cli: &Cli) -> Result<()> {
                 .iter()
                 .map(|l| Ok((l.user.as_deref().map(names::uid_of).transpose()?, l.routes)))
                 .collect::<Result<Vec<_>>>()?;
+            // The file's shapes, checked against its entries and the links
+            // before anything changes; link rates first, users' rates are
+            // checked against them.
+            let mut plan = shaping::Plan::default();
+            let users = shaping::Users::of(&wanted);
+            let (link_lines, user_lines): (Vec<_>, Vec<_>) =
+                file_text.rates.iter().partition(|l| l.user.is_none());
+            for l in link_lines.into_iter().chain(user_lines) {
+                shaping::amend(&mut plan, l, &users).with_context(|| format!("in {file}: {l}"))?;
+            }
             let client = Client::connect()?;
             let changes = config::diff(&client.entries(None)?, &wanted);
             if !changes.is_empty() {
@@ -396,19 +409,10 @@ fn run(cli: &Cli) -> Result<()> {
                 routing::PolicyRouting::connect()?.restore_connected(&wanted)?;
             }
             apply_limits(&client, &limits)?;
-            // Shapes: exactly the file's, checked before any is changed.
+            // Shapes: exactly the file's (checked above).
             let shaper = shaping::Shaper::connect()?;
             let current = shaper.read(&client)?;
-            let entries = client.entries(None)?;
-            let mut plan = shaping::Plan::default();
-            // Link rates first: users' rates are checked against them.
-            let (links, users): (Vec<_>, Vec<_>) =
-                file_text.rates.iter().partition(|l| l.user.is_none());
-            for l in links.into_iter().chain(users) {
-                shaping::amend(&mut plan, l, &entries)
-                    .with_context(|| format!("in {file}: {l}"))?;
-            }
-            shaper.apply(&client, &current, &plan, &entries)?;
+            shaper.apply(&client, &current, &plan, &client.entries(None)?)?;
             let added = changes
                 .iter()
                 .filter(|c| matches!(c, Change::Add(_)))

@@ -240,7 +240,24 @@ fn link_of(dev: &str) -> u64 {
 /// Applies `line` to `plan` (the current shapes): the interfaces are the
 /// one named, else those of the user's entries; every rate is checked
 /// against the link before anything is changed.
-pub fn amend(plan: &mut Plan, line: &RateLine, entries: &[Entry]) -> Result<()> {
+/// The managed uids and the interfaces their entries name, indexed once
+/// so that a file of many `rate` lines is read in O(n log n).
+pub struct Users(BTreeMap<u32, BTreeSet<u32>>);
+
+impl Users {
+    pub fn of(entries: &[Entry]) -> Self {
+        let mut m: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+        for e in entries {
+            let devs = m.entry(e.uid).or_default();
+            if e.ifindex != 0 {
+                devs.insert(e.ifindex);
+            }
+        }
+        Users(m)
+    }
+}
+
+pub fn amend(plan: &mut Plan, line: &RateLine, users: &Users) -> Result<()> {
     let Some(user) = &line.user else {
         let dev = line.dev.as_deref().unwrap_or_default();
         names::ifindex_of(dev)?;
@@ -259,21 +276,16 @@ pub fn amend(plan: &mut Plan, line: &RateLine, entries: &[Entry]) -> Result<()> 
         return Ok(());
     };
     let uid = names::uid_of(user)?;
-    let mine: Vec<&Entry> = entries.iter().filter(|e| e.uid == uid).collect();
-    if mine.is_empty() {
+    let Some(mine) = users.0.get(&uid) else {
         bail!("{user} is not managed: it has no entry (uoamap add first)");
-    }
+    };
     let devs: Vec<String> = match &line.dev {
         Some(d) => {
             names::ifindex_of(d)?;
             vec![d.clone()]
         }
         None => {
-            let set: BTreeSet<String> = mine
-                .iter()
-                .filter(|e| e.ifindex != 0)
-                .filter_map(|e| names::ifname(e.ifindex))
-                .collect();
+            let set: BTreeSet<String> = mine.iter().filter_map(|&i| names::ifname(i)).collect();
             if set.is_empty() {
                 bail!("{user}'s entries name no interface: say dev IFACE");
             }
