@@ -137,16 +137,20 @@ pub fn parse(text: &str) -> Result<File> {
             _ => out.entries.push(Line::parse(&words).with_context(at)?),
         }
     }
+    // Users as the file names them, indexed once: a file may have tens of
+    // thousands of entries and as many `rate` lines.
+    let users: std::collections::HashSet<&str> =
+        out.entries.iter().map(|e| e.user.as_str()).collect();
     for r in &out.rates {
         if let Some(u) = &r.user {
-            if !out.entries.iter().any(|e| &e.user == u) {
+            if !users.contains(u.as_str()) {
                 bail!("{r}: {u} has no entry in the file");
             }
         }
     }
     for l in &out.limits {
         if let Some(u) = &l.user {
-            if !out.entries.iter().any(|e| &e.user == u) {
+            if !users.contains(u.as_str()) {
                 bail!("{l}: {u} has no entry in the file");
             }
         }
