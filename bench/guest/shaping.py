@@ -116,7 +116,7 @@ def provision(sizes):
 
 
 def main():
-    sizes = [int(a) for a in sys.argv[1:]] or [1, 4096, 65533]
+    sizes = [int(a) for a in sys.argv[1:]] or [1, 4096, 16384]
     started = time.monotonic()
     if os.environ.get("UOA_SHAPING_PART") == "provision":
         out = provision(sizes)
