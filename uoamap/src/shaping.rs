@@ -507,16 +507,14 @@ impl Shaper {
         wanted: &Plan,
         entries: &[Entry],
     ) -> Result<()> {
-        // Classes: keep a uid's, give new ones theirs.
+        // Classes: keep a uid's, give new ones theirs. A minor freed in this
+        // run is not given again in it: its old uid's packets carry it until
+        // the module forgets it, last.
         let uids: BTreeSet<u32> = wanted.shapes.keys().map(|(u, _)| *u).collect();
         let managed: BTreeSet<u32> = entries.iter().map(|e| e.uid).collect();
         let mut minors = Minors::default();
-        for (&u, &c) in &cur.classes {
-            if let Some(m) = uid_minor(c) {
-                if uids.contains(&u) {
-                    minors.insert(m);
-                }
-            }
+        for m in cur.classes.values().filter_map(|&c| uid_minor(c)) {
+            minors.insert(m);
         }
         let mut class_of: BTreeMap<u32, u32> = BTreeMap::new();
         for &u in &uids {
