@@ -266,6 +266,7 @@ static OPS: bindings::uoa_ops = bindings::uoa_ops {
     route_change: Some(crate::route::route_change),
     route_table: Some(crate::route::route_table),
     route_add: Some(crate::route::route_add),
+    rule_table: Some(crate::route::rule_table),
 };
 
 /// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands

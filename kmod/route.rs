@@ -13,6 +13,7 @@ use crate::{
         verdict::{self, Subject},
     },
 };
+use core::ffi::c_void;
 use kernel::{bindings, ffi::c_int};
 
 // The policy's numbers are the kernel's.
@@ -180,6 +181,31 @@ pub(crate) unsafe extern "C" fn route_table(
                 false => route::dump_table(who, table),
             }
             .unwrap_or(0)
+        })
+    }
+}
+
+/// An l3mdev rule that no L3 master device claimed: `route::rule_table`
+/// of the flow's uid and source (0: the rule does not match).
+///
+/// # Safety
+///
+/// Called by the hook core only, under RCU, with a live `net` and a
+/// source address as [`read_addr`] needs.
+pub(crate) unsafe extern "C" fn rule_table(
+    net: *const bindings::net,
+    uid: u32,
+    family: c_int,
+    saddr: *const c_void,
+) -> u32 {
+    // SAFETY: the core passes 4 or 16 bytes by family.
+    let Some((family, saddr)) = (unsafe { read_addr(family as u32, saddr) }) else {
+        return 0;
+    };
+    // SAFETY: the core passes the lookup's live namespace.
+    unsafe {
+        with_policy(net, 0, |_, s| {
+            route::rule_table(&s.tables(), uid, family, saddr).unwrap_or(0)
         })
     }
 }

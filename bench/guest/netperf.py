@@ -1,6 +1,7 @@
 """Runs inside the VM as root (bench/netperf.sh): the cost of the UOA hooks
 on the data path, measured with netperf between two network namespaces
-joined by a veth pair.
+joined by a veth pair, against the cost of the paper's competitor, a slice
+in a network namespace of its own.
 
 netserver runs as root in the server namespace; netperf runs in the client
 namespace as uid 1011, the managed uid that owns the client's address on the
@@ -8,23 +9,33 @@ veth. Every test runs twice: with the source address given to netperf (`-L`,
 global and test-specific, so control and data connections bind it) and
 without (the kernel picks it).
 
-Configurations, all in this one boot: 0 (module not loaded: the baseline),
-then the module loaded with N managed uids: 1011 plus N-1 others (uids and
-tables 2000.., one /32 each from 10.128.0.0/9, not configured anywhere).
-A configuration is set up from scratch each time: `rmmod uoa`, `insmod`,
-then ONE `uoamap --no-routing apply FILE` in the client namespace. The
-configurations are interleaved: in each round, every test walks all of them
-(every other walk in reverse order), so that a configuration runs within a
-minute of the baseline it is compared with and drift spreads over all of
-them; the table reports per-configuration medians over the rounds and their
-ratios to the baseline.
+Configurations, all in this one boot: 0 (module not loaded, no UOA rules:
+the baseline), then the module loaded with N managed uids: 1011 plus N-1
+others (uids and tables 2000.., one /32 each from 10.128.0.0/9, not
+configured anywhere). A configuration is set up from scratch each time:
+`uoamap flush` (entries, rules and tables) and `rmmod uoa` if the module is
+loaded, `insmod`, then ONE `uoamap apply FILE` in the client namespace, with
+policy routing: two l3mdev rules per family select each uid's table, and
+uid 1011's table holds the veth's connected route.
 
-    python3 bench/guest/netperf.py [N...]     (0 is always included)
-    UOA_KO           the module (required when some N > 0)
+`netns` (the competitor, module not loaded): the same netperf as uid 1011,
+but in a namespace of its own (the slice, nps1) joined by a second veth pair
+to the client namespace, which forwards between the slice and the server.
+It is set up once at the start; the other configurations do not use it.
+
+The configurations are interleaved: in each round, every test walks all of
+them (every other walk in reverse order), so that a configuration runs
+within a minute of the baseline it is compared with and drift spreads over
+all of them; the table reports per-configuration medians over the rounds
+and their ratios to the baseline, then the same numbers as JSON.
+
+    python3 bench/guest/netperf.py [N...] [netns]     (0 is always included)
+    UOA_KO              the module (required when some N > 0)
     UOA_NETPERF_LEN     seconds per netperf run (default 3)
     UOA_NETPERF_ROUNDS  rounds (default 3)
     UOA_NETPERF_TESTS   comma-separated tests (default all five)
     UOA_NETPERF_CPUS    netperf -T LCPU,RCPU (default 0,0; empty: unpinned)
+    UOA_NETPERF_ICOUNT  1 if QEMU counts instructions, 0 if not (only recorded)
 """
 
 import json
@@ -49,12 +60,18 @@ MODES = ["specified", "unspecified"]
 # under TCG every wake-up across vCPUs waits for the host to schedule the
 # other vCPU thread, which on a busy host costs milliseconds a transaction.
 CPUS = os.environ.get("UOA_NETPERF_CPUS", "0,0")
+ICOUNT = {"1": True, "0": False}.get(os.environ.get("UOA_NETPERF_ICOUNT", ""))
 
 UID = 1011          # netperf's uid, always managed when the module is loaded
 OTHER_UID = 1013    # never managed: probes that the hooks enforce
 CLI_NS, SRV_NS = "npc", "nps"
 CLI_DEV, SRV_DEV = "vc", "vs"
 CLI_ADDR, SRV_ADDR = "10.77.0.1", "10.77.0.2"
+CLI_NET = "10.77.0.0/24"    # the veth's connected route, in uid 1011's table
+# The competitor's slice: a namespace behind a veth pair off the client's.
+NETNS = "netns"
+SLICE_NS, SLICE_DEV, SLICE_PEER = "nps1", "sl", "vsl"
+SLICE_ADDR, SLICE_GW, SLICE_NET = "10.78.0.2", "10.78.0.1", "10.78.0.0/24"
 PORT = 12865
 UNITS = {"10^6bits/s": "Mbit/s", "Trans/s": "trans/s"}
 
@@ -80,6 +97,16 @@ def module_loaded():
     return os.path.isdir("/sys/module/uoa")
 
 
+def loads_module(config):
+    return config != NETNS and config > 0
+
+
+def label(config):
+    if config == NETNS:
+        return "netns+veth slice"
+    return "no module" if config == 0 else f"{config:,} uid{'s' if config > 1 else ''}"
+
+
 # --- the two namespaces and netserver ----------------------------------------
 
 def setup_net():
@@ -100,6 +127,20 @@ def setup_net():
     sys.exit("netserver did not start: " + open("/tmp/uoa-netserver.log").read())
 
 
+def setup_slice():
+    """The competitor's slice: its own namespace, a veth pair to the client
+    namespace, which forwards to the server (for all configurations: the
+    baseline pays for the same sysctl)."""
+    sh(f"ip netns del {SLICE_NS} 2>/dev/null; ip netns add {SLICE_NS} && ip -n {SLICE_NS} link set lo up")
+    sh(f"ip link add {SLICE_PEER} netns {CLI_NS} type veth peer name {SLICE_DEV} netns {SLICE_NS}")
+    sh(f"ip -n {CLI_NS} addr add {SLICE_GW}/24 dev {SLICE_PEER} && ip -n {CLI_NS} link set {SLICE_PEER} up")
+    sh(f"ip -n {SLICE_NS} addr add {SLICE_ADDR}/24 dev {SLICE_DEV} && ip -n {SLICE_NS} link set {SLICE_DEV} up")
+    sh(f"ip -n {SLICE_NS} route add default via {SLICE_GW}")
+    sh(f"ip netns exec {CLI_NS} sysctl -qw net.ipv4.ip_forward=1")
+    sh(f"ip -n {SRV_NS} route add {SLICE_NET} via {CLI_ADDR}")
+    sh(f"ip netns exec {SLICE_NS} sysctl -qw net.ipv4.ip_local_port_range='10000 65535'")
+
+
 # --- configurations ------------------------------------------------------------
 
 def entries_file(n):
@@ -113,20 +154,30 @@ def entries_file(n):
     return path
 
 
-def configure(n, files):
-    """Module state for configuration n from scratch; returns apply's seconds."""
+def configure(config, files):
+    """Module state for a configuration from scratch; returns apply's seconds."""
     if module_loaded():
+        # rmmod alone would leave the rules and the tables' routes behind.
+        sh(f"ip netns exec {CLI_NS} {UOAMAP} flush")
         sh("rmmod uoa")
-    if n == 0:
+    if not loads_module(config):
         return None
+    n = config
     sh(f"insmod {UOA_KO}")
     start = time.monotonic()
-    sh(f"ip netns exec {CLI_NS} {UOAMAP} --no-routing apply {files[n]}")
+    sh(f"ip netns exec {CLI_NS} {UOAMAP} apply {files[n]}")
     took = time.monotonic() - start
     st = json.loads(sh(f"ip netns exec {CLI_NS} {UOAMAP} -j status").stdout)
     if st["entries"] != n or st["uids"] != n:
         sys.exit(f"after apply for {n} uids the module reports {st['entries']} entries, {st['uids']} uids")
+    routes = sh(f"ip -n {CLI_NS} -4 route show table {UID}").stdout.splitlines()
+    if not any(r.split()[:3] == [CLI_NET, "dev", CLI_DEV] for r in routes):
+        sys.exit(f"after apply for {n} uids, uid {UID}'s table {UID} lacks {CLI_NET} dev {CLI_DEV}: {routes}")
     return took
+
+
+def rule_lines():
+    return len(sh(f"ip -n {CLI_NS} -4 rule show").stdout.splitlines())
 
 
 PROBE = r"""
@@ -162,17 +213,18 @@ def probe(kind, addr, uid):
 
 # --- netperf -------------------------------------------------------------------
 
-def netperf(test, mode, length):
-    local = ["-L", CLI_ADDR] if mode == "specified" else []
+def netperf(test, mode, length, in_slice=False):
+    ns, src = (SLICE_NS, SLICE_ADDR) if in_slice else (CLI_NS, CLI_ADDR)
+    local = ["-L", src] if mode == "specified" else []
     argv = ["netperf", "-P", "0", "-l", str(length), "-H", SRV_ADDR, "-p", str(PORT)] + local
     if CPUS:
         argv += ["-T", CPUS]
     argv += ["-t", test, "--", "-o", "THROUGHPUT,THROUGHPUT_UNITS", "-R", "1"]
     if mode == "specified":
-        argv += ["-H", SRV_ADDR, "-L", CLI_ADDR]
+        argv += ["-H", SRV_ADDR, "-L", src]
     if test == "UDP_STREAM":
         argv += ["-m", "1400"]  # one datagram per packet on a 1500-byte MTU
-    cmd = in_ns(CLI_NS, argv, uid=UID)
+    cmd = in_ns(ns, argv, uid=UID)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=length + 60)
     except subprocess.TimeoutExpired:
@@ -200,82 +252,138 @@ def fmt_value(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
 
 
-def report(configs, results, units, applies, probes, stats, failures, took):
-    loaded = [n for n in configs if n]
+def complete(values):
+    """Every round ran and measured something."""
+    return len(values) == ROUNDS and all(values)
+
+
+def ratio(values, base):
+    """(median of values / median of base, lowest and highest per-round
+    ratio: round r against round r), or None if a run of either failed."""
+    if not (complete(values) and complete(base)):
+        return None
+    paired = [v / b for v, b in zip(values, base)]
+    return statistics.median(values) / statistics.median(base), min(paired), max(paired)
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "failed"
+    m, lo, hi = r
+    return f"{m:.3f} ±{(hi - lo) / 2 / m * 100:.1f}% [{lo:.3f}-{hi:.3f}]"
+
+
+def ratios(configs, results):
+    """The ratios of each configuration to the baseline, {(config, test,
+    mode): ratio}, and of 1 uid to the netns slice, {(test, mode): ratio}
+    (empty unless both ran)."""
+    to_base, uoa_over_netns = {}, {}
+    for test in TESTS:
+        for mode in MODES:
+            for c in configs[1:]:
+                to_base[(c, test, mode)] = ratio(results[(c, test, mode)], results[(0, test, mode)])
+            if 1 in configs and NETNS in configs:
+                uoa_over_netns[(test, mode)] = ratio(results[(1, test, mode)], results[(NETNS, test, mode)])
+    return to_base, uoa_over_netns
+
+
+def shown(configs):
+    """The compared configurations in table order: uid counts, then netns."""
+    return [c for c in configs if loads_module(c)] + [c for c in configs if c == NETNS]
+
+
+def report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes, stats,
+           failures, took):
+    compared = shown(configs)
     out = []
     w = out.append
     w(f"Guest: {os.cpu_count()} vCPUs, kernel {os.uname().release}; "
       f"{sh('netperf -V').stdout.strip()}; netperf and netserver pinned to "
       f"{'vCPUs ' + CPUS if CPUS else 'no vCPU'} (`-T`); {LEN} s per run, {ROUNDS} rounds; in each "
-      f"round every test walks all configurations (every other walk reversed, the module "
-      f"reloaded and its entries applied at each change), medians over the rounds; "
-      f"guest time {took / 60:.1f} min.")
+      f"round every test walks all configurations (every other walk reversed; at each change "
+      f"the module's entries, rules and tables flushed, the module reloaded and its entries "
+      f"applied), medians over the rounds; guest time {took / 60:.1f} min.")
     w("")
     w(f"netperf runs as uid {UID} in the client namespace; netserver as root in the "
       f"server namespace; veth {CLI_ADDR} -> {SRV_ADDR}. *specified*: `netperf -L {CLI_ADDR}` "
       f"(global and test-specific: the control and data sockets bind it); "
       f"*unspecified*: the kernel picks the source. Entries are loaded with one "
-      f"`uoamap --no-routing apply FILE` in the client namespace: uid {UID} owns "
-      f"{CLI_ADDR} (dev {CLI_DEV}), the other N-1 uids (2000..) one /32 each from "
-      f"10.128.0.0/9 that is on no interface. No policy-routing rules are installed "
-      f"(`--no-routing`): with rules for 65,536 uids the `ip rule` list walk on every "
-      f"route lookup would dominate the figures; this measures the hooks and the "
-      f"module's lookups only.")
+      f"`uoamap apply FILE` in the client namespace, policy routing on: uid {UID} owns "
+      f"{CLI_ADDR} (dev {CLI_DEV}) and its table ({UID}) holds the veth's connected route "
+      f"{CLI_NET}; the other N-1 uids (2000..) own one /32 each from 10.128.0.0/9 that is "
+      f"on no interface, so their tables stay empty. Two l3mdev rules per family select "
+      f"each managed uid's table, however many uids there are (`ip -4 rule` lines in the "
+      f"client namespace: setup table below). *no module* (the baseline)"
+      f"{' and *netns*' if NETNS in configs else ''}: `uoamap flush` and `rmmod uoa`, a "
+      f"stock kernel without UOA rules.")
+    if NETNS in configs:
+        w("")
+        w(f"*netns+veth slice*, the paper's competitor: the same netperf as uid {UID}, module "
+          f"not loaded, in a network namespace of its own ({SLICE_NS}, {SLICE_DEV} "
+          f"{SLICE_ADDR}/24) joined by a veth pair to the client namespace ({SLICE_PEER} "
+          f"{SLICE_GW}/24), which forwards between the slice and the server "
+          f"(`net.ipv4.ip_forward=1` there in every configuration; the server routes "
+          f"{SLICE_NET} via {CLI_ADDR}); *specified*: `-L {SLICE_ADDR}`. Its packets cross a "
+          f"second veth pair and a forwarding step: what a netns slice costs, against what a "
+          f"UOA slice costs.")
     w("")
     w("Ratio to the baseline (module not loaded), median over rounds; in brackets the "
-      "lowest and highest per-round ratio (round r of N uids against round r of the "
-      "baseline). Higher is better for all tests (throughput or transactions/s). "
-      "Spread: ± half of (max - min) / median over rounds.")
+      "lowest and highest per-round ratio (round r of a configuration against round r of "
+      "the baseline), and before them ± half of that range, relative to the median. Higher "
+      "is better for all tests (throughput or transactions/s). Baseline spread: ± half of "
+      "(max - min) / median over rounds.")
+    if uoa_over_netns:
+        w(f"*UOA (1 uid) / netns*: the median with 1 managed uid over the netns slice's, "
+          f"range and ± the same way (round r against round r); above 1, a UOA slice is faster.")
     w("")
-    w("| test | source | baseline (no module) | baseline spread |" + "".join(
-        f" {n:,} uid{'s' if n > 1 else ''} |" for n in loaded))
-    w("|" + "---|" * (4 + len(loaded)))
+    w("| test | source | baseline (no module) | baseline spread |"
+      + "".join(f" {label(c)} |" for c in compared)
+      + (" UOA (1 uid) / netns |" if uoa_over_netns else ""))
+    w("|" + "---|" * (4 + len(compared) + bool(uoa_over_netns)))
     for test in TESTS:
         for mode in MODES:
             base = results[(0, test, mode)]
-            if len(base) < ROUNDS or not all(base):
-                cells = [f"{test} | {mode} | failed | -"] + ["-"] * len(loaded)
-                w("| " + " | ".join(cells) + " |")
-                continue
-            bmed = statistics.median(base)
-            cells = [test, mode, f"{fmt_value(bmed)} {units.get(test, '')}", f"±{spread(base) / 2:.1f}%"]
-            for n in loaded:
-                vals = results[(n, test, mode)]
-                if len(vals) < ROUNDS or not all(vals):
-                    cells.append("failed")
-                    continue
-                paired = [v / b for v, b in zip(vals, base)]
-                cells.append(f"{statistics.median(vals) / bmed:.3f} "
-                             f"[{min(paired):.2f}-{max(paired):.2f}]")
+            if not complete(base):
+                cells = [test, mode, "failed", "-"] + [fmt_ratio(None)] * len(compared)
+            else:
+                cells = [test, mode, f"{fmt_value(statistics.median(base))} {units.get(test, '')}",
+                         f"±{spread(base) / 2:.1f}%"]
+                cells += [fmt_ratio(to_base[(c, test, mode)]) for c in compared]
+            if uoa_over_netns:
+                cells.append(fmt_ratio(uoa_over_netns[(test, mode)]))
             w("| " + " | ".join(cells) + " |")
     w("")
     w("Medians per configuration (N managed uids; 0: module not loaded) and their "
       "run-to-run spread:")
     w("")
-    w("| test | source | " + " | ".join(f"N={n:,}" for n in configs) + " |")
-    w("|" + "---|" * (2 + len(configs)))
+    w("| test | source | " + " | ".join(
+        "netns" if c == NETNS else f"N={c:,}" for c in configs[:1] + compared) + " |")
+    w("|" + "---|" * (3 + len(compared)))
     for test in TESTS:
         for mode in MODES:
             cells = [test, mode]
-            for n in configs:
-                vals = [v for v in results[(n, test, mode)] if v]
+            for c in configs[:1] + compared:
+                vals = [v for v in results[(c, test, mode)] if v]
                 cells.append(f"{fmt_value(statistics.median(vals))} ±{spread(vals) / 2:.1f}%"
                              if vals else "failed")
             w("| " + " | ".join(cells) + " |")
     w("")
-    w("Setup per configuration (median over rounds): `uoamap --no-routing apply` time; probes in "
-      f"the client namespace: uid {OTHER_UID} (unmanaged) binding {CLI_ADDR}, and the source "
-      f"uid {UID} gets for {SRV_ADDR} (UDP connect); uid {UID}'s counters "
-      f"(`uoamap show --stats`), summed over the run.")
+    w("Setup per configuration: `uoamap apply` time (median over rounds, rules and routes "
+      f"included); `ip -n {CLI_NS} -4 rule show | wc -l` after it; probes in the client "
+      f"namespace: uid {OTHER_UID} (unmanaged) binding {CLI_ADDR}, and the source uid {UID} "
+      f"gets for {SRV_ADDR} (UDP connect); uid {UID}'s counters (`uoamap show --stats`), "
+      f"summed over the run.")
     w("")
-    w("| N | apply | uid %d binds %s | uid %d source | uid %d counters |" % (OTHER_UID, CLI_ADDR, UID, UID))
-    w("|---|---|---|---|---|")
-    for n in configs:
-        a = f"{statistics.median(applies[n]) * 1000:,.0f} ms" if applies.get(n) else "-"
-        b, s = probes.get(n, ("-", "-"))
-        c = stats.get(n)
-        c = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()) if c else "-"
-        w(f"| {n:,} | {a} | {b} | {s} | {c} |")
+    w("| configuration | apply | `ip -4 rule` lines | uid %d binds %s | uid %d source | uid %d counters |"
+      % (OTHER_UID, CLI_ADDR, UID, UID))
+    w("|---|---|---|---|---|---|")
+    for c in configs[:1] + compared:
+        a = f"{statistics.median(applies[c]) * 1000:,.0f} ms" if applies.get(c) else "-"
+        r = "/".join(str(x) for x in rules.get(c, [])) or "-"
+        b, s = probes.get(c, ("-", "-"))
+        st = stats.get(c)
+        st = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in st.items()) if st else "-"
+        w(f"| {label(c)} | {a} | {r} | {b} | {s} | {st} |")
     if failures:
         w("")
         w(f"**{len(failures)} netperf run(s) failed**:")
@@ -285,31 +393,79 @@ def report(configs, results, units, applies, probes, stats, failures, took):
     return "\n".join(out)
 
 
+def results_json(configs, results, units, to_base, uoa_over_netns, rules, failures):
+    """The table's numbers for bench/plot.py; configurations are uid counts
+    (0: the baseline) and "netns"; a failed run is null."""
+    def per_test(f):
+        return {t: {m: f(t, m) for m in MODES} for t in TESTS}
+
+    def as_object(r):
+        return None if r is None else dict(zip(("median", "min", "max"), r))
+
+    def baseline(t, m):
+        base = results[(0, t, m)]
+        return statistics.median(base) if complete(base) else None
+
+    order = configs[:1] + shown(configs)
+    return {
+        "configs": order,
+        "tests": TESTS,
+        "modes": MODES,
+        "rounds": ROUNDS,
+        "seconds_per_run": LEN,
+        "values": {str(c): per_test(lambda t, m: results[(c, t, m)]) for c in order},
+        "units": units,
+        "baseline": per_test(baseline),
+        "ratios": {str(c): per_test(lambda t, m: as_object(to_base[(c, t, m)])) for c in order[1:]},
+        "uoa_1_over_netns": (per_test(lambda t, m: as_object(uoa_over_netns[(t, m)]))
+                             if uoa_over_netns else None),
+        "ip_rule_lines": {str(c): rules.get(c, []) for c in order},
+        "failed_runs": len(failures),
+        "icount": ICOUNT,
+        "cpus": CPUS,
+        "kernel": os.uname().release,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+
+
 def main():
-    configs = sorted({0} | {int(a) for a in sys.argv[1:]})
-    if any(configs) and not UOA_KO:
+    args = sys.argv[1:]
+    for a in args:
+        if a != NETNS and not a.isdigit():
+            sys.exit(f"not a uid count or {NETNS}: {a}")
+    counts = sorted({0} | {int(a) for a in args if a != NETNS})
+    # netns right after the baseline: neither loads the module, so walking
+    # from one to the other reloads nothing.
+    configs = counts[:1] + ([NETNS] if NETNS in args else []) + counts[1:]
+    if any(loads_module(c) for c in configs) and not UOA_KO:
         sys.exit("UOA_KO is not set")
     for t in TESTS:
         if t not in ALL_TESTS:
             sys.exit(f"unknown test {t}: choose from {', '.join(ALL_TESTS)}")
     started = time.monotonic()
     srv = setup_net()
-    files = {n: entries_file(n) for n in configs if n}
+    if NETNS in configs:
+        setup_slice()
+    files = {n: entries_file(n) for n in configs if loads_module(n)}
     log(f"configurations {configs}, tests {TESTS}, {LEN} s per run, {ROUNDS} rounds")
 
     # Warm-up, discarded: caches, netserver's first fork, TCG's code cache.
     configure(0, files)
     for test in TESTS:
         netperf(test, "unspecified", 1)
+        if NETNS in configs:
+            _, _, err = netperf(test, "unspecified", 1, in_slice=True)
+            if err:
+                log(f"WARNING: warm-up from the {SLICE_NS} slice failed: {err}")
 
-    results = {(n, t, m): [] for n in configs for t in TESTS for m in MODES}
-    units, applies, probes, failures = {}, {}, {}, []
-    stats = {n: {} for n in configs if n}
+    results = {(c, t, m): [] for c in configs for t in TESTS for m in MODES}
+    units, applies, rules, probes, failures = {}, {}, {}, {}, []
+    stats = {c: {} for c in configs if loads_module(c)}
     current = None
 
     def leave():
         """Adds the counters of the configuration being left to its totals."""
-        if current:
+        if current in stats:
             c = counters()
             for k, v in (c or {}).items():
                 stats[current][k] = stats[current].get(k, 0) + v
@@ -324,29 +480,30 @@ def main():
             # run within a minute of each other.
             order = configs if walk % 2 == 0 else configs[::-1]
             walk += 1
-            for n in order:
-                if n != current:
+            for c in order:
+                if c != current:
                     leave()
-                    took = configure(n, files)
-                    current = n
+                    took = configure(c, files)
+                    current = c
                     if took is not None:
-                        applies.setdefault(n, []).append(took)
+                        applies.setdefault(c, []).append(took)
+                    rules[c] = sorted(set(rules.get(c, [])) | {rule_lines()})
                 if ti == 0:
-                    probes[n] = (probe("bind", CLI_ADDR, OTHER_UID), probe("connect", SRV_ADDR, UID))
-                    if n and probes[n][0] == "allowed":
-                        log(f"WARNING: with {n} uids loaded, unmanaged uid {OTHER_UID} may bind "
+                    probes[c] = (probe("bind", CLI_ADDR, OTHER_UID), probe("connect", SRV_ADDR, UID))
+                    if loads_module(c) and probes[c][0] == "allowed":
+                        log(f"WARNING: with {c} uids loaded, unmanaged uid {OTHER_UID} may bind "
                             f"{CLI_ADDR}: the hooks do not enforce")
                 for mode in MODES:
-                    value, unit, err = netperf(test, mode, LEN)
-                    results[(n, test, mode)].append(value)
+                    value, unit, err = netperf(test, mode, LEN, in_slice=c == NETNS)
+                    results[(c, test, mode)].append(value)
                     if err:
-                        msg = f"round {r + 1}, N={n}, {test}, source {mode}: {err}"
+                        msg = f"round {r + 1}, N={c}, {test}, source {mode}: {err}"
                         failures.append(msg.replace("\n", " "))
                         log(f"FAILED {msg}")
                         log("  dmesg tail: " + " | ".join(sh("dmesg | tail -n 5").stdout.splitlines()))
                         continue
                     units[test] = unit
-                    log(f"round {r + 1}/{ROUNDS}  N={n:<6} {mode:<11} {test:<10} "
+                    log(f"round {r + 1}/{ROUNDS}  N={c:<6} {mode:<11} {test:<10} "
                         f"{value:>12,.1f} {unit}")
     leave()
     log(f"uid {UID}'s counters, summed per configuration: {stats}")
@@ -355,15 +512,20 @@ def main():
     srv.wait()
     for path in files.values():
         os.unlink(path)
-    for ns in (CLI_NS, SRV_NS):
+    for ns in (CLI_NS, SRV_NS, SLICE_NS):
         sh(f"ip netns del {ns}", check=False)
 
-    table = report(configs, results, units, applies, probes, stats, failures,
-                   time.monotonic() - started)
+    to_base, uoa_over_netns = ratios(configs, results)
+    table = report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes,
+                   stats, failures, time.monotonic() - started)
     log("")
     log("--- BEGIN NETPERF RESULTS ---")
     log(table)
     log("--- END NETPERF RESULTS ---")
+    log("--- BEGIN NETPERF JSON ---")
+    log(json.dumps(results_json(configs, results, units, to_base, uoa_over_netns, rules, failures),
+                   indent=1))
+    log("--- END NETPERF JSON ---")
     if failures:
         sys.exit(1)
 

@@ -1,7 +1,9 @@
-"""R3 as uoamap sets it up: per-uid rules in both families, the uid's table
-filled with its connected routes, no fall-through to main, and everything
-removed with the uid's last entry. Checked with `ip rule`, `ip route` and
-route lookups made by the managed uid itself."""
+"""R3 as uoamap sets it up: two l3mdev rules per family whatever the number
+of uids (the module picks each flow's table), the uid's table filled with
+its connected routes, no fall-through to main, the kernel's own replies
+from a uid's address routed by its table, and the rules gone with the last
+entry. Checked with `ip rule`, `ip route` and route lookups made by the
+managed uid itself."""
 
 import errno
 import socket
@@ -20,7 +22,8 @@ def setup():
         "ip addr add 10.1.5.1/24 dev dummy0 && ip addr add 2001:db8:1::11/64 dev dummy0 nodad && "
         # Only in main. Its src keeps stock source selection off u11's
         # addresses until the source-selection hook (issue 4) does that.
-        "ip route add 10.9.0.0/16 dev dummy0 src 10.1.5.1",
+        "ip route add 10.9.0.0/16 dev dummy0 src 10.1.5.1 && "
+        "ip -6 route add 2001:db8:9::/48 dev dummy0",
         netns=NS,
     )
 
@@ -34,18 +37,14 @@ def test_rules_and_table_follow_the_entries():
     try:
         uoa.uoamap("add 10.1.3.1 u11 32811 dev dummy0", netns=NS)
         uoa.uoamap("add 2001:db8:1::11 u11 32811", netns=NS)
-        rules4 = ip("rule show")
-        for want in (
-            "1000:\tfrom all uidrange 1011-1011 lookup 32811",
-            "1000:\tfrom 10.1.3.1 lookup 32811",
-            "1001:\tfrom all uidrange 1011-1011 unreachable",
-            "1001:\tfrom 10.1.3.1 unreachable",
-        ):
-            assert want in rules4, (want, rules4)
-        rules6 = ip("-6 rule show")
-        assert "1000:\tfrom all uidrange 1011-1011 lookup 32811" in rules6, rules6
-        assert "1000:\tfrom 2001:db8:1::11 lookup 32811" in rules6, rules6
-        assert "1001:\tfrom 2001:db8:1::11 unreachable" in rules6, rules6
+        for family in ("-4", "-6"):
+            rules = ip(f"{family} rule show").splitlines()
+            assert rules == [
+                "0:\tfrom all lookup local",
+                "1000:\tfrom all lookup [l3mdev-table] ",
+                "1001:\tfrom all lookup [l3mdev-table] unreachable",
+                "32766:\tfrom all lookup main",
+            ] + (["32767:\tfrom all lookup default"] if family == "-4" else []), rules
         table = ip("route show table 32811")
         assert table.strip() == "10.1.3.0/24 dev dummy0 proto kernel scope link src 10.1.3.1", table
         table6 = ip("-6 route show table 32811")
@@ -70,21 +69,38 @@ def test_rules_and_table_follow_the_entries():
         assert got == "10.1.5.1", got
         got = ip("route get 10.9.9.9")
         assert "dev dummy0" in got, got
+        # IPv6 alike: main has 2001:db8:9::/48, u11's table does not.
+        got = ip("-6 route get 2001:db8:9::1 uid 1011")
+        assert "unreachable" in got or "table 32811" in got, got
+        miss = uoa.sh("ip -6 route get 2001:db8:9::1", uid=U11, netns=NS, check=False)
+        assert miss.returncode != 0 and "unreachable" in miss.stderr.lower(), (miss.stdout, miss.stderr)
+        got = ip("-6 route get 2001:db8:9::1 uid 1013")
+        assert "dev dummy0" in got and "table" not in got, got
+        # The kernel's replies from u11's address (flow uid 0: ICMP errors,
+        # TIME_WAIT resets) follow u11's table, not main.
+        miss = uoa.sh("ip route get 10.9.9.9 from 10.1.3.1", netns=NS, check=False)
+        assert miss.returncode != 0 and "unreachable" in miss.stderr.lower(), (miss.stdout, miss.stderr)
+        got = ip("route get 10.1.3.77 from 10.1.3.1")
+        assert "table 32811" in got, got
 
-        # A second entry of the same uid adds its own from-rules only.
+        # More entries and uids add routes to their tables, never a rule.
         uoa.uoamap("add 10.1.4.1 u11 32811", netns=NS)
-        rules = ip("rule show")
-        assert rules.count("uidrange 1011-1011") == 2, rules
+        uoa.uoamap("add 10.1.5.1 u12 32812", netns=NS)
+        assert ip("rule show").count("\n") == 5, ip("rule show")
         table = ip("route show table 32811")
         assert "10.1.4.0/24 dev dummy0" in table, table
+        table = ip("route show table 32812")
+        assert "10.1.5.0/24 dev dummy0" in table, table
+        got = ip("route get 10.1.5.77 uid 1012")
+        assert "table 32812" in got and "src 10.1.5.1" in got, got
 
-        # Deleting one prefix removes its rules; the last one removes all.
+        # The rules stay while a uid is managed and go with the last entry.
         uoa.uoamap("del 10.1.3.1", netns=NS)
-        rules = ip("rule show")
-        assert "from 10.1.3.1" not in rules and "uidrange 1011-1011" in rules, rules
+        assert "l3mdev" in ip("rule show"), ip("rule show")
+        uoa.uoamap("flush u12", netns=NS)
         uoa.uoamap("flush u11", netns=NS)
         rules = ip("rule show") + ip("-6 rule show")
-        assert "1011" not in rules, rules
+        assert "l3mdev" not in rules and "1000:" not in rules, rules
         tables = ip("route show table 32811") + ip("-6 route show table 32811")
         assert tables.strip() == "", tables
         got = uoa.sh("ip route get 10.9.9.9", uid=U11, netns=NS).stdout
@@ -97,7 +113,7 @@ def test_no_routing_leaves_rules_alone():
     setup()
     try:
         uoa.uoamap("--no-routing add 10.1.3.1 u11 32811", netns=NS)
-        assert "1011" not in ip("rule show")
+        assert "l3mdev" not in ip("rule show")
         assert uoa.uoamap("show", netns=NS).stdout.strip() == "10.1.3.1 u11 32811"
     finally:
         uoa.sh(f"ip netns del {NS}")

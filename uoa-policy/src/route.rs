@@ -286,6 +286,24 @@ pub fn shown_table(who: Subject, table: u32) -> Option<u32> {
     }
 }
 
+/// The table an l3mdev rule (`ip rule add l3mdev`) selects for a flow of
+/// `uid` from `saddr` (0: not chosen yet), so that one rule per family
+/// routes every managed uid by its own table, however many there are
+/// (R3): a managed uid's flows go to its table; a flow from an address a
+/// managed uid owns goes to the owner's, since the kernel's own replies
+/// from a user's addresses (ICMP errors, TIME_WAIT resets) carry uid 0;
+/// anything else: `None`, the rule does not match, and root's and
+/// unmanaged uids' flows go on to main. O(1) for host entries.
+pub fn rule_table(t: &Tables<'_>, uid: u32, family: Family, saddr: u128) -> Option<u32> {
+    if let Subject::Managed(m) = t.subject(uid) {
+        return Some(m.table);
+    }
+    if saddr == 0 {
+        return None;
+    }
+    t.managed(t.owner(family, saddr)?).map(|m| m.table)
+}
+
 /// The routes a managed uid's table may hold (IPv4 and IPv6 together)
 /// unless the administrator says otherwise: a full BGP table of each
 /// family (about 1,050,000 IPv4 and 230,000 IPv6 prefixes in 2026) with

@@ -449,3 +449,36 @@ fn a_full_table_takes_no_new_route() {
     // Tables nobody manages (main, root's) have no limit.
     assert_eq!(route_add(t.table_user(254), u32::MAX, 3), Ok(()));
 }
+
+#[test]
+fn the_rule_table_is_the_flows_uids_then_its_sources_owners() {
+    let h = fixture();
+    let t = h.tables();
+    let table = |uid, src: &str| {
+        let (f, a) = at(src);
+        rule_table(&t, uid, f, a)
+    };
+    // A managed uid's flows, source chosen or not, in either family.
+    assert_eq!(table(U, "0.0.0.0"), Some(100));
+    assert_eq!(table(U, "10.1.3.1"), Some(100));
+    assert_eq!(table(U, "::"), Some(100));
+    assert_eq!(table(OTHER, "10.2.0.1"), Some(101));
+    // The uid wins over the source (which route_source refuses later).
+    assert_eq!(table(U, "10.2.0.1"), Some(100));
+    // The kernel's replies (uid 0) and unknown owners, from a managed
+    // address, a host entry or inside a block: the owner's table.
+    assert_eq!(table(0, "10.1.7.1"), Some(100));
+    assert_eq!(table(0, "2001:db8::11"), Some(100));
+    assert_eq!(table(NO_UID, "10.2.9.9"), Some(101));
+    assert_eq!(table(0, "10.1.5.1"), Some(102));
+    // Root and unmanaged uids from no or another address: the rule does
+    // not match, their flows go on to main.
+    assert_eq!(table(0, "0.0.0.0"), None);
+    assert_eq!(table(0, "::"), None);
+    assert_eq!(table(0, "10.9.9.9"), None);
+    assert_eq!(table(UNMANAGED, "0.0.0.0"), None);
+    assert_eq!(table(UNMANAGED, "10.9.9.9"), None);
+    // An unmanaged uid trying a managed address: routed by the owner's
+    // table, then refused by the source check.
+    assert_eq!(table(UNMANAGED, "10.1.3.1"), Some(100));
+}

@@ -1,15 +1,18 @@
 //! Policy routing for managed uids (R3), over rtnetlink as `ip rule` and
-//! `ip route` would set it, for each uid U with table T:
+//! `ip route` would set it. Two rules per family route every managed uid,
+//! however many there are:
 //!
 //! ```text
-//! 1000: from all uidrange U-U lookup T      (IPv4 and IPv6)
-//! 1000: from PREFIX lookup T                (each of U's prefixes)
-//! 1001: from all uidrange U-U unreachable   (a miss in T never reaches main)
-//! 1001: from PREFIX unreachable
+//! 1000: from all lookup [l3mdev-table]               (ip rule add l3mdev)
+//! 1001: from all lookup [l3mdev-table] unreachable   (a miss never reaches main)
 //! ```
 //!
-//! and T holds the connected route of each of U's addresses that is
-//! configured on an interface.
+//! An l3mdev rule takes its table from the flow at lookup time; with UOA's
+//! kernel patch, when no VRF device claims the flow the module answers:
+//! the table T of the flow's uid, or of the uid owning its source (the
+//! kernel's replies from a user's addresses), else no match, so root and
+//! unmanaged uids go on to main. T holds the connected route of each of
+//! U's addresses that is configured on an interface.
 
 use anyhow::{anyhow, Result};
 use neli::{
@@ -20,7 +23,7 @@ use neli::{
     rtnl::{Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, Rtmsg},
     types::{Buffer, RtBuffer},
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uoa_genl::{Entry, Family, Prefix};
 use uoa_rtnl::{
     af, attr,
@@ -34,11 +37,15 @@ pub const PREF_UNREACHABLE: u32 = 1001;
 /// The addresses configured here (see `PolicyRouting::addresses`).
 type Addresses = HashMap<Prefix, (u32, u8, Prefix)>;
 
-/// A rule as this module writes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Selector {
-    Uid(u32),
-    From(Prefix),
+/// An attribute that names a route to delete (RTA_DST, RTA_OIF).
+type RouteKey = Rtattr<Rta, Buffer>;
+
+/// The table a dumped route is in (RTA_TABLE).
+fn table_of(m: &Rtmsg) -> Option<u32> {
+    let a = m.rtattrs().iter().find(|a| *a.rta_type() == Rta::Table)?;
+    Some(u32::from_ne_bytes(
+        a.rta_payload().as_ref().try_into().ok()?,
+    ))
 }
 
 /// Rules and tables of the managed uids, over one rtnetlink socket.
@@ -68,31 +75,19 @@ impl PolicyRouting {
         }
     }
 
-    fn rule(&self, add: bool, family: Family, pref: u32, sel: Selector, table: u32) -> Result<()> {
+    /// Adds or deletes the l3mdev rule at `pref` in `family`.
+    fn rule(&self, add: bool, family: Family, pref: u32) -> Result<()> {
+        let action = match pref {
+            PREF_LOOKUP => FrAct::FrActToTbl,
+            _ => FrAct::FrActUnreachable,
+        };
         let mut attrs = RtBuffer::new();
         attrs.push(attr(Frattr::Priority, pref)?);
-        let action = if pref == PREF_LOOKUP {
-            attrs.push(attr(Frattr::Table, table)?);
-            FrAct::FrActToTbl
-        } else {
-            FrAct::FrActUnreachable
-        };
-        let mut src_len = 0;
-        match sel {
-            Selector::Uid(uid) => {
-                let mut range = uid.to_ne_bytes().to_vec();
-                range.extend(uid.to_ne_bytes());
-                attrs.push(attr(Frattr::UidRange, Buffer::from(range))?);
-            }
-            Selector::From(p) => {
-                attrs.push(attr(Frattr::Src, prefix_bytes(&p))?);
-                src_len = p.len();
-            }
-        }
+        attrs.push(attr(Frattr::L3mdev, 1u8)?);
         let msg = FibmsgBuilder::default()
             .fib_family(af(family))
             .fib_dst_len(0)
-            .fib_src_len(src_len)
+            .fib_src_len(0)
             .fib_tos(0)
             .fib_table(RtTable::Unspec)
             .fib_action(action)
@@ -100,7 +95,7 @@ impl PolicyRouting {
             .build()
             .map_err(|e| anyhow!("{e}"))?;
         let what = format!(
-            "{} rule {pref} {sel:?} table {table}",
+            "{} {family:?} l3mdev rule {pref}",
             if add { "adding" } else { "deleting" }
         );
         if add {
@@ -116,9 +111,15 @@ impl PolicyRouting {
         }
     }
 
-    fn rules(&self, add: bool, family: Family, sel: Selector, table: u32) -> Result<()> {
-        self.rule(add, family, PREF_LOOKUP, sel, table)?;
-        self.rule(add, family, PREF_UNREACHABLE, sel, table)
+    /// Makes the two l3mdev rules of each family exist while there are
+    /// managed uids, and go with the last one.
+    fn rules(&self, wanted: bool) -> Result<()> {
+        for family in [Family::V4, Family::V6] {
+            for pref in [PREF_LOOKUP, PREF_UNREACHABLE] {
+                self.rule(wanted, family, pref)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every address configured here, both families, in one dump each:
@@ -194,40 +195,73 @@ impl PolicyRouting {
 
     /// Puts back the connected routes of every host entry whose address is
     /// configured: a link that went down took them from the uid's table,
-    /// and the kernel gives them back to main only when it comes up.
+    /// and the kernel gives them back to main only when it comes up. One
+    /// dump of addresses and of routes; a request only per missing route.
     pub fn restore_connected(&self, entries: &[Entry]) -> Result<()> {
         let here = self.addresses()?;
+        let mut present = HashSet::new();
+        for family in [Family::V4, Family::V6] {
+            let replies = self
+                .rtnl
+                .routes(family)
+                .map_err(|e| anyhow!("listing routes: {e}"))?;
+            let full = if family == Family::V4 { 32 } else { 128 };
+            for m in &replies {
+                let dst = m
+                    .rtattrs()
+                    .iter()
+                    .find(|a| *a.rta_type() == Rta::Dst)
+                    .and_then(|a| Prefix::from_bytes(a.rta_payload().as_ref(), full).ok())
+                    .and_then(|p| p.truncate(*m.rtm_dst_len()).ok());
+                let table = table_of(m);
+                if let (Some(table), Some(dst)) = (table, dst) {
+                    present.insert((table, dst));
+                }
+            }
+        }
         for e in entries.iter().filter(|e| e.prefix.is_host()) {
-            self.connected_route(&here, e.table, &e.prefix)?;
+            let missing = match here.get(&e.prefix) {
+                Some(&(_, len, network)) => network
+                    .truncate(len)
+                    .is_ok_and(|net| !present.contains(&(e.table, net))),
+                None => false,
+            };
+            if missing {
+                self.connected_route(&here, e.table, &e.prefix)?;
+            }
         }
         Ok(())
     }
 
-    /// Deletes every route of `table` in `family`.
-    fn flush_table(&self, family: Family, table: u32) -> Result<()> {
+    /// Deletes every route of `tables` in `family`, from one dump (a
+    /// dump per table would make removing n uids quadratic).
+    fn flush_tables(&self, family: Family, tables: &BTreeSet<u32>) -> Result<()> {
+        if tables.is_empty() {
+            return Ok(());
+        }
         let replies = self
             .rtnl
             .routes(family)
             .map_err(|e| anyhow!("listing routes: {e}"))?;
-        // (dst_len, RTA_DST and RTA_OIF) of each route in the table.
-        let mut doomed: Vec<(u8, Vec<Rtattr<Rta, Buffer>>)> = Vec::new();
+        // (table, dst_len, RTA_DST and RTA_OIF) of each route to delete.
+        let mut doomed: Vec<(u32, u8, Vec<RouteKey>)> = Vec::new();
         for m in &replies {
             let attrs = m.rtattrs();
-            let in_table = attrs.iter().any(|a| {
-                *a.rta_type() == Rta::Table && a.rta_payload().as_ref() == table.to_ne_bytes()
-            });
-            if in_table {
-                let keys = attrs
-                    .iter()
-                    .filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
-                doomed.push((
-                    *m.rtm_dst_len(),
-                    keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone()))
-                        .collect::<Result<_, _>>()?,
-                ));
-            }
+            let table = table_of(m);
+            let Some(table) = table.filter(|t| tables.contains(t)) else {
+                continue;
+            };
+            let keys = attrs
+                .iter()
+                .filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
+            doomed.push((
+                table,
+                *m.rtm_dst_len(),
+                keys.map(|a| attr(*a.rta_type(), a.rta_payload().clone()))
+                    .collect::<Result<_, _>>()?,
+            ));
         }
-        for (dst_len, keys) in doomed {
+        for (table, dst_len, keys) in doomed {
             let mut attrs = RtBuffer::new();
             attrs.push(attr(Rta::Table, table)?);
             for k in keys {
@@ -255,38 +289,32 @@ impl PolicyRouting {
     }
 
     /// Changes rules and tables from what `before` needed to what `after`
-    /// needs, touching only the difference: rules of new uids and prefixes
-    /// added (with connected routes), those of gone ones deleted, tables of
-    /// gone uids emptied.
+    /// needs, touching only the difference: the rules made or removed with
+    /// the first or last managed uid, connected routes of new host entries
+    /// added, tables of gone uids emptied.
     pub fn sync(&self, before: &[Entry], after: &[Entry]) -> Result<()> {
         let uids = |es: &[Entry]| es.iter().map(|e| (e.uid, e.table)).collect::<BTreeSet<_>>();
-        let froms = |es: &[Entry]| {
+        let hosts = |es: &[Entry]| {
             es.iter()
+                .filter(|e| e.prefix.is_host())
                 .map(|e| (e.prefix, e.table))
                 .collect::<BTreeSet<_>>()
         };
-        let (uids_before, uids_after) = (uids(before), uids(after));
-        let (from_before, from_after) = (froms(before), froms(after));
-
-        for &(uid, table) in uids_before.difference(&uids_after) {
-            for f in [Family::V4, Family::V6] {
-                self.rules(false, f, Selector::Uid(uid), table)?;
-                self.flush_table(f, table)?;
-            }
+        self.rules(!after.is_empty())?;
+        let gone: BTreeSet<u32> = uids(before)
+            .difference(&uids(after))
+            .map(|&(_, table)| table)
+            .collect();
+        for f in [Family::V4, Family::V6] {
+            self.flush_tables(f, &gone)?;
         }
-        for &(p, table) in from_before.difference(&from_after) {
-            self.rules(false, p.family(), Selector::From(p), table)?;
-        }
-        for &(uid, table) in uids_after.difference(&uids_before) {
-            for f in [Family::V4, Family::V6] {
-                self.rules(true, f, Selector::Uid(uid), table)?;
-            }
-        }
-        let here = self.addresses()?;
-        for &(p, table) in from_after.difference(&from_before) {
-            self.rules(true, p.family(), Selector::From(p), table)?;
-            if p.is_host() {
-                self.connected_route(&here, table, &p)?;
+        let new_hosts = hosts(after);
+        let old_hosts = hosts(before);
+        let mut added = new_hosts.difference(&old_hosts).peekable();
+        if added.peek().is_some() {
+            let here = self.addresses()?;
+            for (p, table) in added {
+                self.connected_route(&here, *table, p)?;
             }
         }
         Ok(())
