@@ -3,10 +3,14 @@
 # netperf (TCP_STREAM, TCP_RR, TCP_CRR, UDP_RR, UDP_STREAM) between two
 # network namespaces in one VM run, as uid 1011, with the source address
 # given and left to the kernel; module not loaded (baseline) against the
-# module loaded with N managed uids. Prints the ratios to the baseline and
-# the run-to-run spread as a markdown table (bench/guest/netperf.py).
+# module loaded with N managed uids (policy routing on: `uoamap apply`) and
+# against the paper's competitor, the same client in a netns+veth slice.
+# Prints the ratios to the baseline and the run-to-run spread as a markdown
+# table, the same numbers as JSON, and plots them (bench/guest/netperf.py,
+# bench/plot.py).
 #
 #   bench/netperf.sh [N...]      default: 0 1 256 4096 65536 (0 is always run)
+#   UOA_NETPERF_NETNS=1          also the netns+veth slice (0: leave it out)
 #   UOA_NETPERF_LEN=3            seconds per netperf run
 #   UOA_NETPERF_ROUNDS=3         interleaved rounds (medians over them)
 #   UOA_NETPERF_TESTS=TCP_RR,UDP_RR   a subset of the tests
@@ -20,7 +24,10 @@
 #                                0: plain TCG, wall-clock time
 #   UOA_NETPERF_OUT=FILE         where the table goes; by default
 #                                bench/results/netperf-latest.md for the full
-#                                default run, /tmp/uoa-netperf-subset.md otherwise
+#                                default run, /tmp/uoa-netperf-subset.md otherwise;
+#                                the JSON next to it (same stem, .json), the
+#                                figure too (.png; bench/results/netperf-figure.png
+#                                for the default run) if python3 has matplotlib
 #
 # The guest's full output (kernel log included) is kept in /tmp/uoa-netperf.log.
 set -euo pipefail
@@ -37,15 +44,21 @@ tests=${UOA_NETPERF_TESTS:-TCP_STREAM,TCP_RR,TCP_CRR,UDP_RR,UDP_STREAM}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "UOA_NETPERF_ROUNDS must be a number: $rounds"
 [[ $tests =~ ^[A-Z_,]+$ ]] || die "UOA_NETPERF_TESTS must be comma-separated test names: $tests"
 [[ ${UOA_NETPERF_CPUS-0,0} =~ ^[0-9,]*$ ]] || die "UOA_NETPERF_CPUS must be LCPU,RCPU: $UOA_NETPERF_CPUS"
-for n in "$@"; do [[ $n =~ ^[0-9]+$ ]] || die "not a uid count: $n"; done
+for n in "$@"; do [[ $n =~ ^[0-9]+$ ]] || die "not a uid count (the netns slice is in unless UOA_NETPERF_NETNS=0): $n"; done
+netns=${UOA_NETPERF_NETNS:-1}
+[[ $netns =~ ^[01]$ ]] || die "UOA_NETPERF_NETNS must be 0 or 1: $netns"
 configs="${*:-0 1 256 4096 65536}"
+[ "$netns" = 1 ] && configs+=" netns"
 if [ -n "${UOA_NETPERF_OUT:-}" ]; then
 	out=$UOA_NETPERF_OUT
-elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ]; then
+elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ] && [ "$netns" = 1 ]; then
 	out=bench/results/netperf-latest.md
 else
 	out=/tmp/uoa-netperf-subset.md
 fi
+json=${out%.md}.json
+png=${out%.md}.png
+[ "$out" = bench/results/netperf-latest.md ] && png=bench/results/netperf-figure.png
 
 kdir=$(tools/build-kernel.sh | tail -n1)
 ko=$(tools/build-kmod.sh | tail -n1)
@@ -70,11 +83,15 @@ icount=${UOA_NETPERF_ICOUNT:-1}
 qemu_opts=""
 [ "$icount" = 1 ] && qemu_opts="-icount shift=0,sleep=off"
 UOA_QEMU_OPTS=$qemu_opts UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
-	"UOA_KO=$ko UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
+	"UOA_KO=$ko UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} UOA_NETPERF_ICOUNT=$icount /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 
-table=$(grep -v '^\[ *[0-9]*\.[0-9]*\]' "$raw" | tr -d '\r' |
-	sed -n '/^--- BEGIN NETPERF RESULTS ---$/,/^--- END NETPERF RESULTS ---$/p' | sed '1d;$d')
+# The guest's output between two marker lines, without the kernel's.
+between() { # MARKER
+	grep -v '^\[ *[0-9]*\.[0-9]*\]' "$raw" | tr -d '\r' |
+		sed -n "/^--- BEGIN NETPERF $1 ---\$/,/^--- END NETPERF $1 ---\$/p" | sed '1d;$d'
+}
+table=$(between RESULTS)
 took=$(($(date +%s) - start))
 kill "$sampler" 2>/dev/null || true
 contention=$(awk '{ n++; if ($1 > 1) q++; if ($2 > 0) b++; if ($3 > m) m = $3 }
@@ -100,5 +117,21 @@ mkdir -p "$(dirname "$out")"
 echo
 echo "netperf: table written to $out; total $((took / 60)) min $((took % 60)) s"
 echo "netperf: host contention: $contention"
+if ! between JSON | python3 -c 'import json, sys; json.load(sys.stdin)' 2>/dev/null; then
+	echo "netperf: the guest's JSON is missing or garbled (kernel lines inside it?); see $raw" >&2
+	exit 1
+fi
+between JSON >"$json"
+echo "netperf: JSON written to $json"
+# The first python3 on PATH may be one without Debian's packages (pyenv).
+plotter=""
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'import matplotlib' 2>/dev/null; then plotter=$py && break; fi
+done
+if [ -n "$plotter" ]; then
+	"$plotter" bench/plot.py "$json" "$png" || echo "netperf: bench/plot.py failed; table and JSON are written" >&2
+else
+	echo "netperf: figure skipped: neither python3 nor /usr/bin/python3 can import matplotlib (Debian: python3-matplotlib)"
+fi
 grep -q '^\*\*[0-9]* netperf run(s) failed' <<<"$table" && exit 1
 exit 0

@@ -50,18 +50,18 @@ static OPS: CConst<[bindings::nf_hook_ops; 2]> = CConst([
     ),
 ]);
 
-/// Registers the hooks in `net` (pernet init).
+/// Registers the hooks in `net` (with its first entry).
 ///
 /// # Safety
 ///
-/// `net` must be a namespace being initialised.
+/// `net` must be a live namespace where they are not registered.
 pub(crate) unsafe fn register(net: *mut bindings::net) -> Result {
     // SAFETY: `OPS` is static; the kernel keeps a reference per namespace
     // until `unregister`.
     to_result(unsafe { bindings::nf_register_net_hooks(net, OPS.as_ptr().cast(), 2) })
 }
 
-/// Unregisters the hooks from `net` (pernet exit).
+/// Unregisters the hooks from `net` (pernet exit, if it had entries).
 ///
 /// # Safety
 ///

@@ -13,7 +13,7 @@ use crate::{
     netfilter,
     store::{Counters, Store},
 };
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
 /// UOA's state in one network namespace: all-zero, then `init` sets up
@@ -25,6 +25,11 @@ pub(crate) struct NetState {
     options: AtomicU32,
     /// The default limit on a managed uid's routes; 0: the policy's.
     route_limit: AtomicU32,
+    /// Whether the LOCAL_OUT catch-all is registered here: only from the
+    /// first entry on, so that namespaces without a policy (containers,
+    /// a benchmark's server) pay nothing per packet. Read and written
+    /// under the genetlink mutex and in pernet exit.
+    local_out: AtomicBool,
     /// What was refused to uids that are not managed.
     pub(crate) others: Counters,
     pub(crate) store: Store,
@@ -53,6 +58,22 @@ impl NetState {
 
     pub(crate) fn set_route_limit(&self, limit: u32) {
         self.route_limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// Registers the LOCAL_OUT catch-all in `net`, whose state this is,
+    /// unless it is there already. Called before entries are published,
+    /// under the genetlink mutex (the family has no parallel ops). Sleeps.
+    ///
+    /// # Safety
+    ///
+    /// `net` must be this state's live namespace.
+    pub(crate) unsafe fn hook_local_out(&self, net: *mut bindings::net) -> Result {
+        if !self.local_out.load(Ordering::Acquire) {
+            // SAFETY: `net` is live, per the contract; not registered yet.
+            unsafe { netfilter::register(net) }?;
+            self.local_out.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// May managed uids bind ports below 1024 on their own addresses?
@@ -100,8 +121,8 @@ impl Registration {
     }
 }
 
-/// A namespace (or, at registration, each existing one) gets its store
-/// and the netfilter catch-all.
+/// A namespace (or, at registration, each existing one) gets its store;
+/// the netfilter catch-all comes with its first entry.
 ///
 /// # Safety
 ///
@@ -116,13 +137,8 @@ unsafe extern "C" fn init(net: *mut bindings::net) -> c_int {
     };
     // SAFETY: `slot` is valid for writes and pinned, as above.
     match unsafe { Store::new().__pinned_init(slot) } {
-        Ok(()) => {}
-        Err(never) => match never {},
-    }
-    // SAFETY: `net` is being initialised.
-    match unsafe { netfilter::register(net) } {
         Ok(()) => 0,
-        Err(e) => e.to_errno(),
+        Err(never) => match never {},
     }
 }
 
@@ -143,10 +159,13 @@ unsafe extern "C" fn pre_exit(net: *mut bindings::net) {
 ///
 /// As for `pre_exit`; called after it and a grace period.
 unsafe extern "C" fn exit(net: *mut bindings::net) {
-    // SAFETY: `init` registered the hooks in `net`.
-    unsafe { netfilter::unregister(net) };
     // SAFETY: as in `pre_exit`; its state is freed only after we return.
-    unsafe { state(net) }.store.free_retired();
+    let state = unsafe { state(net) };
+    if state.local_out.swap(false, Ordering::AcqRel) {
+        // SAFETY: `hook_local_out` registered the hooks in `net`.
+        unsafe { netfilter::unregister(net) };
+    }
+    state.store.free_retired();
 }
 
 impl Drop for Registration {

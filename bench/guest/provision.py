@@ -1,8 +1,24 @@
-"""Runs inside the VM (bench/provision.sh): provisions N slices both ways and
-prints a table. Kernel memory is Slab + VmallocUsed from /proc/meminfo,
-read after dropping caches, before and after; for UOA, whose policy is too
-small for that to see at low N, also the module's own count of the bytes
-its policy holds (UOA_A_STATUS_MEMORY)."""
+"""Runs inside the VM as root (bench/provision.sh): provisions N slices both
+ways and prints a table, as markdown and as JSON.
+
+A UOA slice is an address configured on an interface, an entry `ADDR UID
+TABLE dev IFACE`, and the uid's table holding the address's connected
+route. The addresses are configured before the timed part (a netns slice's
+address is not counted either): /32s on dummy interfaces, at most 1,024 a
+dummy, as IPv4 address insertion walks the device's list. One timed
+`uoamap apply FILE` adds the entries, the rules (two l3mdev rules per
+family, whatever N) and the N routes; a timed `uoamap flush` takes them
+away. A netns slice is a network namespace plus a veth pair (`ip -batch`),
+the paper's competitor; at most UOA_NETNS_CAP of them, the per-slice
+figures coming from that count.
+
+Kernel memory is Slab + VmallocUsed from /proc/meminfo, read after
+dropping caches, before and after; for UOA, whose policy is too small for
+that to see at low N, also the module's own count of the bytes its policy
+holds (UOA_A_STATUS_MEMORY).
+
+    UOA_KO=... [UOA_NETNS_CAP=4000] python3 bench/guest/provision.py N...
+"""
 
 import json
 import os
@@ -13,6 +29,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UOAMAP = os.path.join(ROOT, "target/release/uoamap")
+FIRST_UID = 100000      # slice i is uid and table FIRST_UID + i
+PER_DUMMY = 1024
+MAX_RULES = 6           # `ip -4 rule` lines: the 3 stock ones, UOA's 2, 1 to spare
+
+
+def log(msg):
+    print(msg, flush=True)
 
 
 def sh(cmd, **kw):
@@ -33,27 +56,70 @@ def kernel_kb():
 
 
 def measure(setup, teardown, inspect=lambda: None):
+    """(setup's seconds, kernel bytes it took, what inspect saw after it,
+    teardown's seconds)."""
     before = kernel_kb()
     start = time.monotonic()
     setup()
     took = time.monotonic() - start
     used = kernel_kb() - before
     seen = inspect()
+    start = time.monotonic()
     teardown()
-    return took, used * 1024, seen
+    return took, used * 1024, seen, time.monotonic() - start
+
+
+def address(i):
+    return f"10.{128 + (i >> 16)}.{i >> 8 & 255}.{i & 255}"
+
+
+def dummy(i):
+    return f"dum{i // PER_DUMMY}"
+
+
+def dummies(n):
+    return [dummy(i) for i in range(0, n, PER_DUMMY)]
+
+
+def add_addresses(n):
+    script = "".join(f"link add {d} type dummy\nlink set {d} up\n" for d in dummies(n))
+    script += "".join(f"addr add {address(i)}/32 dev {dummy(i)}\n" for i in range(n))
+    sh("ip -batch -", input=script)
+
+
+def check_routing(n):
+    """Exits unless sampled tables hold their slice's route and the rules
+    stay few; returns (`ip -4 rule` lines, routes in all tables)."""
+    for i in sorted({0, n // 2, n - 1}):
+        table, addr, dev = FIRST_UID + i, address(i), dummy(i)
+        routes = sh(f"ip -4 route show table {table}").stdout.splitlines()
+        if not any(r.split()[:3] in ([addr, "dev", dev], [f"{addr}/32", "dev", dev]) for r in routes):
+            sys.exit(f"N={n}: table {table} does not hold {addr}/32 dev {dev}: {routes}")
+    rules = len(sh("ip -4 rule show").stdout.splitlines())
+    if rules > MAX_RULES:
+        sys.exit(f"N={n}: `ip -4 rule show` has {rules} lines, more than {MAX_RULES}")
+    return rules, len(sh("ip -4 route show table all").stdout.splitlines())
 
 
 def uoa_slices(n):
-    lines = "".join(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} {100000 + i} {100000 + i}\n" for i in range(n))
-    path = tempfile.mktemp()
-    with open(path, "w") as f:
+    """(apply's seconds, kernel bytes, (module bytes, rule lines, routes),
+    flush's seconds) for n UOA slices."""
+    add_addresses(n)
+    lines = "".join(f"{address(i)} {FIRST_UID + i} {FIRST_UID + i} dev {dummy(i)}\n" for i in range(n))
+    fd, path = tempfile.mkstemp(prefix=f"uoa-provision-{n}-", suffix=".conf")
+    with os.fdopen(fd, "w") as f:
         f.write(lines)
-    run = lambda: sh(f"{UOAMAP} --no-routing apply {path}")
-    gone = lambda: sh(f"{UOAMAP} --no-routing flush")
-    module_bytes = lambda: json.loads(sh(f"{UOAMAP} -j status").stdout)["memory_bytes"]
+    run = lambda: sh(f"{UOAMAP} apply {path}")
+    gone = lambda: sh(f"{UOAMAP} flush")
+
+    def inspect():
+        module_bytes = json.loads(sh(f"{UOAMAP} -j status").stdout)["memory_bytes"]
+        return (module_bytes, *check_routing(n))
+
     measure(run, gone)  # warm-up: page cache, slab caches
-    result = measure(run, gone, module_bytes)
+    result = measure(run, gone, inspect)
     os.unlink(path)
+    sh("ip -batch -", input="".join(f"link del {d}\n" for d in dummies(n)))
     return result
 
 
@@ -67,20 +133,76 @@ def netns_slices(n):
     return measure(lambda: sh(batch, input=script), lambda: sh(batch, input=teardown))
 
 
+def report(rows, cap, took):
+    out = []
+    w = out.append
+    w(f"Guest: {os.cpu_count()} vCPUs, kernel {os.uname().release}; guest time {took / 60:.1f} min. "
+      f"A UOA slice: a /32 on a dummy interface ({PER_DUMMY:,} a dummy, configured before the "
+      f"timed part, as a netns slice's address is not counted either), its entry "
+      f"`ADDR UID TABLE dev dumK` and its table holding the address's connected route; "
+      f"entries, rules (two l3mdev rules per family, whatever N) and routes added by one timed "
+      f"`uoamap apply FILE` and removed by one timed `uoamap flush`. A netns slice: a network "
+      f"namespace and a veth pair (`ip -batch`); at most {cap:,} of them, so the netns figures "
+      f"are per slice from the capped count. Kernel memory: Slab + VmallocUsed before and after, "
+      f"caches dropped; for UOA also the module's own count. Ratios: netns per slice over "
+      f"UOA's apply per slice, memory over the larger of UOA's two.")
+    w("")
+    w("| slices | UOA apply µs/slice | UOA flush µs/slice | UOA B/slice (module) "
+      "| UOA B/slice (slab) | `ip -4 rule` lines | routes, all tables | netns+veth slices "
+      "| netns µs/slice | netns B/slice (slab) | time ratio | memory ratio |")
+    w("|" + "---|" * 12)
+    for r in rows:
+        n, m = r["slices"], r["netns_slices"]
+        u_t, n_t = r["uoa_apply_s"] / n * 1e6, r["netns_s"] / m * 1e6
+        w(f"| {n:,} | {u_t:,.1f} | {r['uoa_flush_s'] / n * 1e6:,.1f} "
+          f"| {r['uoa_module_bytes'] / n:,.0f} | {r['uoa_slab_bytes'] / n:,.0f} "
+          f"| {r['ip_rule_lines']} | {r['routes_all_tables']:,} | {m:,} | {n_t:,.0f} "
+          f"| {r['netns_slab_bytes'] / m:,.0f} | {r['time_ratio']:,.0f}x | {r['memory_ratio']:,.0f}x |")
+    return "\n".join(out)
+
+
 def main():
+    sizes = [int(a) for a in sys.argv[1:]]
+    if not sizes or min(sizes) < 1:
+        sys.exit("usage: provision.py N... (N >= 1)")
+    started = time.monotonic()
     sh(f"insmod {os.environ['UOA_KO']}")
     cap = int(os.environ.get("UOA_NETNS_CAP", "4000"))
-    print("| slices | UOA us/slice | UOA B/slice (module) | UOA B/slice (slab) | netns+veth slices "
-          "| netns us/slice | netns B/slice (slab) | time ratio | memory ratio |", flush=True)
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
-    for n in map(int, sys.argv[1:]):
-        ut, um_slab, um = uoa_slices(n)
+    rows = []
+    for n in sizes:
+        ut, u_slab, (u_module, rules, routes), uf = uoa_slices(n)
+        log(f"N={n}: UOA apply {ut:.2f} s, flush {uf:.2f} s, slab {u_slab:,} B, module {u_module:,} B, "
+            f"{rules} rule lines, {routes:,} routes")
         m = min(n, cap)
-        nt, nm, _ = netns_slices(m)
-        u_t, n_t, n_m = ut / n * 1e6, nt / m * 1e6, nm / m
-        u_m = max(um, um_slab) / n
-        print(f"| {n} | {u_t:.1f} | {um / n:.0f} | {um_slab / n:.0f} | {m} | {n_t:.0f} | {n_m:.0f} "
-              f"| {n_t / u_t:.0f}x | {n_m / u_m:.0f}x |", flush=True)
+        nt, n_slab, _, _ = netns_slices(m)
+        log(f"N={n}: {m} netns slices {nt:.2f} s, slab {n_slab:,} B")
+        rows.append({
+            "slices": n,
+            "uoa_apply_s": ut,
+            "uoa_flush_s": uf,
+            "uoa_module_bytes": u_module,
+            "uoa_slab_bytes": u_slab,
+            "ip_rule_lines": rules,
+            "routes_all_tables": routes,
+            "netns_slices": m,
+            "netns_s": nt,
+            "netns_slab_bytes": n_slab,
+            "time_ratio": (nt / m) / (ut / n),
+            "memory_ratio": (n_slab / m) / (max(u_module, u_slab) / n),
+        })
+    log("")
+    log("--- BEGIN PROVISION RESULTS ---")
+    log(report(rows, cap, time.monotonic() - started))
+    log("--- END PROVISION RESULTS ---")
+    log("--- BEGIN PROVISION JSON ---")
+    log(json.dumps({
+        "rows": rows,
+        "netns_cap": cap,
+        "addresses_per_dummy": PER_DUMMY,
+        "kernel": os.uname().release,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }, indent=1))
+    log("--- END PROVISION JSON ---")
 
 
 if __name__ == "__main__":
