@@ -78,8 +78,9 @@ unsafe fn write_addr(family: Family, addr: u128, p: *mut c_void) {
 ///
 /// # Safety
 ///
-/// `net` must be a live namespace and the pernet registration must exist
-/// (the hooks are registered only while it does).
+/// `net` must be a live namespace, the pernet registration must exist (the
+/// hooks are registered only while it does), and the caller must hold the
+/// RCU read lock (the hook core's wrappers and netfilter do).
 pub(crate) unsafe fn with_policy<R>(
     net: *const bindings::net,
     empty: R,
@@ -87,10 +88,13 @@ pub(crate) unsafe fn with_policy<R>(
 ) -> R {
     // SAFETY: per the contract.
     let state = unsafe { netns::state(net) };
-    state.store.read(|s| match s {
-        Some(s) => f(state, s),
-        None => empty,
-    })
+    // SAFETY: the caller holds the RCU read lock, per the contract.
+    unsafe {
+        state.store.read_in_rcu(|s| match s {
+            Some(s) => f(state, s),
+            None => empty,
+        })
+    }
 }
 
 /// Counts `c` for `who`: a managed uid's own counters, or the namespace's
@@ -127,7 +131,8 @@ unsafe extern "C" fn bind_check(
     let Some((family, addr)) = (unsafe { read_addr(family as u32, addr) }) else {
         return 0;
     };
-    // SAFETY: the core passes the socket's live namespace.
+    // SAFETY: the core passes the socket's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |state, s| {
             let t = s.tables();
@@ -166,7 +171,8 @@ unsafe extern "C" fn bind_disjoint(
     let (Some(ba), Some(bb)) = (bound(a), bound(b)) else {
         return false;
     };
-    // SAFETY: the core passes the socket's live namespace.
+    // SAFETY: the core passes the socket's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, false, |_, s| {
             let t = s.tables();
@@ -196,7 +202,8 @@ unsafe extern "C" fn rcv_ok(
     let Some((family, daddr)) = (unsafe { read_addr(family as u32, daddr) }) else {
         return true;
     };
-    // SAFETY: the core passes the socket's live namespace.
+    // SAFETY: the core passes the socket's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, true, |_, s| {
             let t = s.tables();
@@ -233,7 +240,8 @@ unsafe extern "C" fn route_saddr(
     }) else {
         return 0;
     };
-    // SAFETY: the core passes the flow's live namespace.
+    // SAFETY: the core passes the flow's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |state, s| {
             let t = s.tables();

@@ -45,7 +45,8 @@ pub(crate) unsafe extern "C" fn rtnl_permit(
     if verdict::exempt(uid) {
         return false;
     }
-    // SAFETY: the core passes the request's live namespace.
+    // SAFETY: the core passes the request's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, false, |state, s| {
             let t = s.tables();
@@ -108,7 +109,8 @@ pub(crate) unsafe extern "C" fn route_change(
         prefsrc: r.prefsrc_set.then_some(prefsrc),
         oifs,
     };
-    // SAFETY: the core passes the request's live namespace.
+    // SAFETY: the core passes the request's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |state, s| {
             let t = s.tables();
@@ -172,7 +174,8 @@ pub(crate) unsafe extern "C" fn route_table(
     if verdict::exempt(uid) {
         return 0;
     }
-    // SAFETY: the core passes the socket's live namespace.
+    // SAFETY: the core passes the socket's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |_, s| {
             let who = s.tables().subject(uid);
@@ -202,7 +205,8 @@ pub(crate) unsafe extern "C" fn rule_table(
     let Some((family, saddr)) = (unsafe { read_addr(family as u32, saddr) }) else {
         return 0;
     };
-    // SAFETY: the core passes the lookup's live namespace.
+    // SAFETY: the core passes the lookup's live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |_, s| {
             route::rule_table(&s.tables(), uid, family, saddr).unwrap_or(0)
@@ -222,7 +226,8 @@ pub(crate) unsafe extern "C" fn route_add(
     table: u32,
     extack: *mut bindings::netlink_ext_ack,
 ) -> c_int {
-    // SAFETY: the core passes a live namespace.
+    // SAFETY: the core passes a live namespace, and calls
+    // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |state, s| {
             let t = s.tables();

@@ -287,6 +287,21 @@ impl Store {
         f(unsafe { p.as_ref() })
     }
 
+    /// As [`Store::read`], for callers already inside an RCU read-side
+    /// critical section (every hook: the core's wrappers and netfilter take
+    /// it), which need not take it again on each packet.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the RCU read lock for the whole call.
+    pub(crate) unsafe fn read_in_rcu<R>(&self, f: impl FnOnce(Option<&Snapshot>) -> R) -> R {
+        let p = self.current.load(Ordering::Acquire);
+        // SAFETY: as in `read`: the caller's read-side section began before
+        // any writer could unpublish `p`, and writers free only after a
+        // grace period.
+        f(unsafe { p.as_ref() })
+    }
+
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

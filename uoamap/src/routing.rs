@@ -28,7 +28,7 @@ use uoa_genl::{Entry, Family, Prefix};
 use uoa_rtnl::{
     af, attr,
     errno::{EEXIST, ENOENT, ESRCH},
-    prefix_bytes, rtmsg, Rtnl,
+    find_attr, prefix_bytes, rtmsg, table_of, Rtnl,
 };
 
 pub const PREF_LOOKUP: u32 = 1000;
@@ -39,14 +39,6 @@ type Addresses = HashMap<Prefix, (u32, u8, Prefix)>;
 
 /// An attribute that names a route to delete (RTA_DST, RTA_OIF).
 type RouteKey = Rtattr<Rta, Buffer>;
-
-/// The table a dumped route is in (RTA_TABLE).
-fn table_of(m: &Rtmsg) -> Option<u32> {
-    let a = m.rtattrs().iter().find(|a| *a.rta_type() == Rta::Table)?;
-    Some(u32::from_ne_bytes(
-        a.rta_payload().as_ref().try_into().ok()?,
-    ))
-}
 
 /// Rules and tables of the managed uids, over one rtnetlink socket.
 pub struct PolicyRouting {
@@ -207,15 +199,11 @@ impl PolicyRouting {
                 .map_err(|e| anyhow!("listing routes: {e}"))?;
             let full = if family == Family::V4 { 32 } else { 128 };
             for m in &replies {
-                let dst = m
-                    .rtattrs()
-                    .iter()
-                    .find(|a| *a.rta_type() == Rta::Dst)
-                    .and_then(|a| Prefix::from_bytes(a.rta_payload().as_ref(), full).ok())
+                let dst = find_attr(m.rtattrs(), Rta::Dst)
+                    .and_then(|b| Prefix::from_bytes(b, full).ok())
                     .and_then(|p| p.truncate(*m.rtm_dst_len()).ok());
-                let table = table_of(m);
-                if let (Some(table), Some(dst)) = (table, dst) {
-                    present.insert((table, dst));
+                if let Some(dst) = dst {
+                    present.insert((table_of(m), dst));
                 }
             }
         }
@@ -248,9 +236,9 @@ impl PolicyRouting {
         for m in &replies {
             let attrs = m.rtattrs();
             let table = table_of(m);
-            let Some(table) = table.filter(|t| tables.contains(t)) else {
+            if !tables.contains(&table) {
                 continue;
-            };
+            }
             let keys = attrs
                 .iter()
                 .filter(|a| matches!(a.rta_type(), Rta::Dst | Rta::Oif));
