@@ -11,8 +11,9 @@ without (the kernel picks it).
 
 Configurations, all in this one boot: 0 (module not loaded, no UOA rules:
 the baseline), then the module loaded with N managed uids: 1011 plus N-1
-others (uids and tables 2000.., one /32 each from 10.128.0.0/9, not
-configured anywhere). A configuration is set up from scratch each time:
+others (uids and tables 2000.., one /32 each from 10.128.0.0/9, configured
+on dummies in the client namespace for all configurations, so that each
+managed uid's table holds its connected route). A configuration is set up from scratch each time:
 `uoamap flush` (entries, rules and tables) and `rmmod uoa` if the module is
 loaded, `insmod`, then ONE `uoamap apply FILE` in the client namespace, with
 policy routing: two l3mdev rules per family select each uid's table, and
@@ -143,11 +144,33 @@ def setup_slice():
 
 # --- configurations ------------------------------------------------------------
 
+PER_DUMMY = 1024   # addresses a dummy: IPv4 address insertion walks the list
+
+
+def other_address(i):
+    return f"10.{128 + (i >> 16)}.{i >> 8 & 255}.{i & 255}", f"dum{i // PER_DUMMY}"
+
+
+def setup_other_addresses(n):
+    """The other uids' /32s, configured on dummies in the client namespace
+    for every configuration (the baseline's host has them too), so that
+    each managed uid's table exists and holds its connected route: routing
+    at scale, not tables that were never made."""
+    if n < 2:
+        return
+    devs = sorted({other_address(i)[1] for i in range(1, n)})
+    script = "".join(f"link add {d} type dummy\nlink set {d} up\n" for d in devs)
+    script += "".join("addr add {0}/32 dev {1}\n".format(*other_address(i)) for i in range(1, n))
+    sh(f"ip -n {CLI_NS} -batch -", input=script)
+
+
 def entries_file(n):
-    """uid 1011 owns the client address on the veth; n-1 others own a /32 each."""
+    """uid 1011 owns the client address on the veth; n-1 others own a /32
+    each, configured on a dummy."""
     lines = [f"{CLI_ADDR} {UID} {UID} dev {CLI_DEV}\n"]
     for i in range(1, n):
-        lines.append(f"10.{128 + (i >> 16)}.{i >> 8 & 255}.{i & 255} {2000 + i} {2000 + i}\n")
+        addr, dev = other_address(i)
+        lines.append(f"{addr} {2000 + i} {2000 + i} dev {dev}\n")
     fd, path = tempfile.mkstemp(prefix=f"uoa-netperf-{n}-", suffix=".conf")
     with os.fdopen(fd, "w") as f:
         f.writelines(lines)
@@ -310,8 +333,9 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
       f"*unspecified*: the kernel picks the source. Entries are loaded with one "
       f"`uoamap apply FILE` in the client namespace, policy routing on: uid {UID} owns "
       f"{CLI_ADDR} (dev {CLI_DEV}) and its table ({UID}) holds the veth's connected route "
-      f"{CLI_NET}; the other N-1 uids (2000..) own one /32 each from 10.128.0.0/9 that is "
-      f"on no interface, so their tables stay empty. Two l3mdev rules per family select "
+      f"{CLI_NET}; the other N-1 uids (2000..) own one /32 each from 10.128.0.0/9, "
+      f"configured on dummies ({PER_DUMMY:,} a dummy) in every configuration, the baseline "
+      f"included, so that each managed uid's table holds its connected route. Two l3mdev rules per family select "
       f"each managed uid's table, however many uids there are (`ip -4 rule` lines in the "
       f"client namespace: setup table below). *no module* (the baseline)"
       f"{' and *netns*' if NETNS in configs else ''}: `uoamap flush` and `rmmod uoa`, a "
@@ -446,6 +470,7 @@ def main():
     srv = setup_net()
     if NETNS in configs:
         setup_slice()
+    setup_other_addresses(max((n for n in configs if loads_module(n)), default=0))
     files = {n: entries_file(n) for n in configs if loads_module(n)}
     log(f"configurations {configs}, tests {TESTS}, {LEN} s per run, {ROUNDS} rounds")
 

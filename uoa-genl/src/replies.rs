@@ -163,6 +163,47 @@ where
     }
 }
 
+/// Sends `requests` (each with NLM_F_ACK and its own sequence number)
+/// without waiting between them, then reads their acks: one round trip's
+/// worth of waiting for many requests, which matters when a tool makes
+/// tens of thousands of routes. Returns each request's outcome, in order;
+/// the kernel handles them in order too. Keep a batch small enough that
+/// its acks fit the socket's receive buffer (a few hundred).
+pub fn exchange_all<T, S>(
+    sock: &NlSocketHandle,
+    requests: &[Nlmsghdr<T, S>],
+) -> Result<Vec<Result<(), Error>>, Error>
+where
+    T: NlType + Debug,
+    S: Size + ToBytes + Debug,
+{
+    for r in requests {
+        sock.send(r).map_err(net)?;
+    }
+    let mut pending: std::collections::HashMap<u32, usize> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (*r.nl_seq(), i))
+        .collect();
+    let mut outcomes: Vec<Result<(), Error>> = requests.iter().map(|_| Ok(())).collect();
+    while !pending.is_empty() {
+        let (msgs, _) = sock.recv::<u16, Buffer>().map_err(net)?;
+        for m in msgs {
+            let m = m.map_err(net)?;
+            let Some(&i) = pending.get(m.nl_seq()) else {
+                continue;
+            };
+            if let Some(outcome) = Replies::new(*m.nl_seq()).take(&m).transpose() {
+                pending.remove(m.nl_seq());
+                if let (Err(e), Some(slot)) = (outcome, outcomes.get_mut(i)) {
+                    *slot = Err(e);
+                }
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
 /// Runs `attempt`, a whole dump, until one completes uninterrupted, at most
 /// [`DUMP_ATTEMPTS`] times: a torn dump is never returned (`uoamap apply`
 /// diffs against it). An error ends the tries at once; after the last

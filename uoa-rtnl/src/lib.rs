@@ -139,6 +139,35 @@ impl Rtnl {
         Ok(())
     }
 
+    /// Sends requests of `kind` (with NLM_F_ACK) in batches, each without
+    /// waiting for the one before (see [`replies::exchange_all`]); returns
+    /// each one's outcome, in order.
+    pub fn call_all<P: Size + ToBytes>(
+        &self,
+        kind: Rtm,
+        flags: NlmF,
+        payloads: &[P],
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        const BATCH: usize = 256;
+        let mut out = Vec::with_capacity(payloads.len());
+        for chunk in payloads.chunks(BATCH) {
+            let requests = chunk
+                .iter()
+                .map(|p| {
+                    let seq = self.seq.get().wrapping_add(1);
+                    self.seq.set(seq);
+                    request(kind, flags | NlmF::ACK, seq, payload_bytes(p)?)
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            out.extend(
+                replies::exchange_all(&self.sock, &requests)?
+                    .into_iter()
+                    .map(|r| r.map_err(Error::from)),
+            );
+        }
+        Ok(out)
+    }
+
     /// Dumps `kind` and reads every message as `R`, retrying a dump that
     /// the kernel flags as interrupted: a torn dump is never returned.
     pub fn dump<P, R>(&self, kind: Rtm, payload: &P) -> Result<Vec<R>, Error>

@@ -49,7 +49,7 @@ impl Line {
     /// Resolves names to numbers in this namespace.
     pub fn resolve(&self) -> Result<Entry> {
         let ifindex = match &self.dev {
-            Some(d) => names::ifindex_of(d)?,
+            Some(d) => names::resolve_ifindex(d)?,
             None => 0,
         };
         Ok(Entry {

@@ -2,6 +2,14 @@
 
 use anyhow::{bail, Context, Result};
 use nix::unistd::{Uid, User};
+use std::{cell::RefCell, collections::HashMap};
+
+thread_local! {
+    /// Interfaces that `resolve_ifindex` found, by name: a file of 65,536
+    /// entries names a few interfaces, each costing a socket and an ioctl
+    /// to look up. Entries do not rename interfaces during a run.
+    static IFINDEX: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
 
 /// A uid from a user name (`u11`) or a number (`1011`).
 pub fn uid_of(user: &str) -> Result<u32> {
@@ -25,6 +33,17 @@ pub fn user_name(uid: u32) -> String {
 /// The index of interface `name` in this network namespace.
 pub fn ifindex_of(name: &str) -> Result<u32> {
     nix::net::if_::if_nametoindex(name).with_context(|| format!("no such interface: {name}"))
+}
+
+/// As [`ifindex_of`], remembering what it found for the rest of the run:
+/// for the entries of a file, not for interfaces this run makes or deletes.
+pub fn resolve_ifindex(name: &str) -> Result<u32> {
+    if let Some(i) = IFINDEX.with(|c| c.borrow().get(name).copied()) {
+        return Ok(i);
+    }
+    let i = ifindex_of(name)?;
+    IFINDEX.with(|c| c.borrow_mut().insert(name.to_string(), i));
+    Ok(i)
 }
 
 /// The name of interface `index`, if it exists in this network namespace.

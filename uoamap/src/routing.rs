@@ -154,34 +154,71 @@ impl PolicyRouting {
         Ok(found)
     }
 
-    /// Adds to `table` the connected route of `addr`, if it is configured
-    /// (in `here`); one that exists already is left as it is.
-    fn connected_route(&self, here: &Addresses, table: u32, addr: &Prefix) -> Result<()> {
-        let Some(&(ifindex, len, network)) = here.get(addr) else {
-            return Ok(());
-        };
-        let net = network.truncate(len).map_err(|e| anyhow!("{e}"))?;
-        let mut attrs = RtBuffer::new();
-        attrs.push(attr(Rta::Table, table)?);
-        attrs.push(attr(Rta::Dst, prefix_bytes(&net))?);
-        attrs.push(attr(Rta::Oif, ifindex)?);
-        attrs.push(attr(Rta::Prefsrc, prefix_bytes(addr))?);
-        let msg = rtmsg(
-            addr.family(),
-            len,
-            0,
-            RtTable::Unspec,
-            Rtprot::Kernel,
-            RtScope::Link,
-            Rtn::Unicast,
-            attrs,
-        )?;
-        self.call::<Rtmsg>(
-            &format!("adding route {net} to table {table}"),
+    /// Sends `msgs` in batches (see `Rtnl::call_all`); `ok_errnos` count
+    /// as done; the first other refusal is the error, named by `what` of
+    /// its index.
+    fn call_all(
+        &self,
+        kind: Rtm,
+        flags: NlmF,
+        msgs: &[Rtmsg],
+        ok_errnos: &[i32],
+        what: impl Fn(usize) -> String,
+    ) -> Result<()> {
+        let outcomes = self
+            .rtnl
+            .call_all(kind, flags, msgs)
+            .map_err(|e| anyhow!("{}: {e}", what(0)))?;
+        for (i, r) in outcomes.into_iter().enumerate() {
+            match r {
+                Err(e) if !e.is_errno(ok_errnos) => return Err(anyhow!("{}: {e}", what(i))),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds to their tables the connected routes of `hosts` (address,
+    /// table) that are configured (in `here`); those that exist already
+    /// are left as they are.
+    fn connected_routes<'a>(
+        &self,
+        here: &Addresses,
+        hosts: impl Iterator<Item = (&'a Prefix, u32)>,
+    ) -> Result<()> {
+        let mut names = Vec::new();
+        let mut msgs = Vec::new();
+        for (addr, table) in hosts {
+            let Some(&(ifindex, len, network)) = here.get(addr) else {
+                continue;
+            };
+            let net = network.truncate(len).map_err(|e| anyhow!("{e}"))?;
+            let mut attrs = RtBuffer::new();
+            attrs.push(attr(Rta::Table, table)?);
+            attrs.push(attr(Rta::Dst, prefix_bytes(&net))?);
+            attrs.push(attr(Rta::Oif, ifindex)?);
+            attrs.push(attr(Rta::Prefsrc, prefix_bytes(addr))?);
+            msgs.push(rtmsg(
+                addr.family(),
+                len,
+                0,
+                RtTable::Unspec,
+                Rtprot::Kernel,
+                RtScope::Link,
+                Rtn::Unicast,
+                attrs,
+            )?);
+            names.push((net, table));
+        }
+        self.call_all(
             Rtm::Newroute,
             NlmF::CREATE | NlmF::EXCL,
-            msg,
+            &msgs,
             &[EEXIST],
+            |i| match names.get(i) {
+                Some((net, table)) => format!("adding route {net} to table {table}"),
+                None => "adding routes".into(),
+            },
         )
     }
 
@@ -207,18 +244,15 @@ impl PolicyRouting {
                 }
             }
         }
-        for e in entries.iter().filter(|e| e.prefix.is_host()) {
-            let missing = match here.get(&e.prefix) {
-                Some(&(_, len, network)) => network
-                    .truncate(len)
-                    .is_ok_and(|net| !present.contains(&(e.table, net))),
-                None => false,
-            };
-            if missing {
-                self.connected_route(&here, e.table, &e.prefix)?;
-            }
-        }
-        Ok(())
+        let missing = entries.iter().filter(|e| {
+            e.prefix.is_host()
+                && here.get(&e.prefix).is_some_and(|&(_, len, network)| {
+                    network
+                        .truncate(len)
+                        .is_ok_and(|net| !present.contains(&(e.table, net)))
+                })
+        });
+        self.connected_routes(&here, missing.map(|e| (&e.prefix, e.table)))
     }
 
     /// Deletes every route of `tables` in `family`, from one dump (a
@@ -249,31 +283,34 @@ impl PolicyRouting {
                     .collect::<Result<_, _>>()?,
             ));
         }
-        for (table, dst_len, keys) in doomed {
+        let mut msgs = Vec::with_capacity(doomed.len());
+        for (table, dst_len, keys) in &doomed {
             let mut attrs = RtBuffer::new();
-            attrs.push(attr(Rta::Table, table)?);
+            attrs.push(attr(Rta::Table, *table)?);
             for k in keys {
-                attrs.push(k);
+                attrs.push(k.clone());
             }
-            let msg = rtmsg(
+            msgs.push(rtmsg(
                 family,
-                dst_len,
+                *dst_len,
                 0,
                 RtTable::Unspec,
                 Rtprot::Unspec,
                 RtScope::Nowhere,
                 Rtn::Unspec,
                 attrs,
-            )?;
-            self.call::<Rtmsg>(
-                &format!("deleting a route of table {table}"),
-                Rtm::Delroute,
-                NlmF::empty(),
-                msg,
-                &[ESRCH, ENOENT],
-            )?;
+            )?);
         }
-        Ok(())
+        self.call_all(
+            Rtm::Delroute,
+            NlmF::empty(),
+            &msgs,
+            &[ESRCH, ENOENT],
+            |i| match doomed.get(i) {
+                Some((table, ..)) => format!("deleting a route of table {table}"),
+                None => "deleting routes".into(),
+            },
+        )
     }
 
     /// Changes rules and tables from what `before` needed to what `after`
@@ -299,12 +336,10 @@ impl PolicyRouting {
         let new_hosts = hosts(after);
         let old_hosts = hosts(before);
         let mut added = new_hosts.difference(&old_hosts).peekable();
-        if added.peek().is_some() {
-            let here = self.addresses()?;
-            for (p, table) in added {
-                self.connected_route(&here, *table, p)?;
-            }
+        if added.peek().is_none() {
+            return Ok(());
         }
-        Ok(())
+        let here = self.addresses()?;
+        self.connected_routes(&here, added.map(|(p, table)| (p, *table)))
     }
 }
