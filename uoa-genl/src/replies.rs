@@ -168,7 +168,8 @@ where
 /// worth of waiting for many requests, which matters when a tool makes
 /// tens of thousands of routes. Returns each request's outcome, in order;
 /// the kernel handles them in order too. Keep a batch small enough that
-/// its acks fit the socket's receive buffer (a few hundred).
+/// its acks fit the socket's receive buffer (each takes about a kilobyte
+/// of it).
 pub fn exchange_all<T, S>(
     sock: &NlSocketHandle,
     requests: &[Nlmsghdr<T, S>],

@@ -148,7 +148,9 @@ impl Rtnl {
         flags: NlmF,
         payloads: &[P],
     ) -> Result<Vec<Result<(), Error>>, Error> {
-        const BATCH: usize = 256;
+        // Each ack takes about a kilobyte of the socket's receive buffer
+        // (208 KiB by default); a batch whose acks overflow it loses them.
+        const BATCH: usize = 64;
         let mut out = Vec::with_capacity(payloads.len());
         for chunk in payloads.chunks(BATCH) {
             let requests = chunk

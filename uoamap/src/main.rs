@@ -406,7 +406,22 @@ fn run(cli: &Cli) -> Result<()> {
                 change(cli, &client, Replace::Nothing, &changes)?;
             }
             if !cli.no_routing {
-                routing::PolicyRouting::connect()?.restore_connected(&wanted)?;
+                // The entries just added got their connected routes with the
+                // change; the others may have lost theirs to a link that
+                // went down.
+                let added: std::collections::HashSet<_> = changes
+                    .iter()
+                    .filter_map(|c| match c {
+                        Change::Add(e) => Some(e.prefix),
+                        Change::Remove(_) => None,
+                    })
+                    .collect();
+                let kept: Vec<Entry> = wanted
+                    .iter()
+                    .filter(|e| !added.contains(&e.prefix))
+                    .copied()
+                    .collect();
+                routing::PolicyRouting::connect()?.restore_connected(&kept)?;
             }
             apply_limits(&client, &limits)?;
             // Shapes: exactly the file's (checked above).
