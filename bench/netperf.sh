@@ -11,6 +11,11 @@
 #
 #   bench/netperf.sh [N...]      default: 0 1 256 4096 65536 (0 is always run)
 #   UOA_NETPERF_NETNS=1          also the netns+veth slice (0: leave it out)
+#   UOA_NETPERF_NOOP=HOOK,...    the hooks' breakdown: 1 uid with a module whose
+#                                HOOK (bind, receive, source, local_out, rule)
+#                                is a no-op, one configuration per hook; "all"
+#                                for the five, the default when no N is given;
+#                                "" for none, the default otherwise
 #   UOA_NETPERF_LEN=3            seconds per netperf run
 #   UOA_NETPERF_ROUNDS=3         interleaved rounds (medians over them)
 #   UOA_NETPERF_TESTS=TCP_RR,UDP_RR   a subset of the tests
@@ -49,9 +54,16 @@ netns=${UOA_NETPERF_NETNS:-1}
 [[ $netns =~ ^[01]$ ]] || die "UOA_NETPERF_NETNS must be 0 or 1: $netns"
 configs="${*:-0 1 256 4096 65536}"
 [ "$netns" = 1 ] && configs+=" netns"
+all_hooks=bind,receive,source,local_out,rule
+noop=${UOA_NETPERF_NOOP-$([ $# -eq 0 ] && echo all)}
+[ "$noop" = all ] && noop=$all_hooks
+for h in ${noop//,/ }; do
+	[[ ,$all_hooks, == *,$h,* ]] || die "UOA_NETPERF_NOOP: no hook '$h' (choose from $all_hooks, or all)"
+	configs+=" noop:$h"
+done
 if [ -n "${UOA_NETPERF_OUT:-}" ]; then
 	out=$UOA_NETPERF_OUT
-elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ] && [ "$netns" = 1 ]; then
+elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ] && [ "$netns" = 1 ] && [ "$noop" = $all_hooks ]; then
 	out=bench/results/netperf-latest.md
 else
 	out=/tmp/uoa-netperf-subset.md
@@ -62,6 +74,10 @@ png=${out%.md}.png
 
 kdir=$(tools/build-kernel.sh | tail -n1)
 ko=$(tools/build-kmod.sh | tail -n1)
+noop_kos=""
+for h in ${noop//,/ }; do
+	noop_kos+="$h=$(UOA_KMOD_NOOP=$h tools/build-kmod.sh | tail -n1),"
+done
 cargo build --quiet --release --bins
 
 # The host has few cores and QEMU runs under TCG: another guest or a build on
@@ -83,7 +99,7 @@ icount=${UOA_NETPERF_ICOUNT:-1}
 qemu_opts=""
 [ "$icount" = 1 ] && qemu_opts="-icount shift=0,sleep=off"
 UOA_QEMU_OPTS=$qemu_opts UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
-	"UOA_KO=$ko UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} UOA_NETPERF_ICOUNT=$icount /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
+	"UOA_KO=$ko UOA_KO_NOOP=$noop_kos UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} UOA_NETPERF_ICOUNT=$icount /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 
 # The guest's output between two marker lines, without the kernel's.

@@ -124,7 +124,7 @@ unsafe extern "C" fn bind_check(
     port: u16,
     _ifindex: c_int,
 ) -> c_int {
-    if verdict::exempt(uid) {
+    if crate::NOOP_BIND || verdict::exempt(uid) {
         return 0;
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
@@ -166,6 +166,9 @@ unsafe extern "C" fn bind_disjoint(
     a: *const bindings::uoa_bound,
     b: *const bindings::uoa_bound,
 ) -> bool {
+    if crate::NOOP_BIND {
+        return false;
+    }
     // SAFETY: the core passes two valid descriptions on its stack.
     let (a, b) = unsafe { (&*a, &*b) };
     let (Some(ba), Some(bb)) = (bound(a), bound(b)) else {
@@ -195,7 +198,7 @@ unsafe extern "C" fn rcv_ok(
     dif: c_int,
     _sdif: c_int,
 ) -> bool {
-    if verdict::exempt(uid) {
+    if crate::NOOP_RECEIVE || verdict::exempt(uid) {
         return true;
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
@@ -228,7 +231,7 @@ unsafe extern "C" fn route_saddr(
     saddr: *mut c_void,
     user_saddr: bool,
 ) -> c_int {
-    if verdict::exempt(uid) {
+    if crate::NOOP_SOURCE || verdict::exempt(uid) {
         return 0;
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.

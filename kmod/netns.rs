@@ -68,7 +68,7 @@ impl NetState {
     ///
     /// `net` must be this state's live namespace.
     pub(crate) unsafe fn hook_local_out(&self, net: *mut bindings::net) -> Result {
-        if !self.local_out.load(Ordering::Acquire) {
+        if !crate::NOOP_LOCAL_OUT && !self.local_out.load(Ordering::Acquire) {
             // SAFETY: `net` is live, per the contract; not registered yet.
             unsafe { netfilter::register(net) }?;
             self.local_out.store(true, Ordering::Release);

@@ -24,11 +24,11 @@ but in a namespace of its own (the slice, nps1) joined by a second veth pair
 to the client namespace, which forwards between the slice and the server.
 It is set up once at the start; the other configurations do not use it.
 
-The configurations are interleaved: in each round, every test walks all of
-them (every other walk in reverse order), so that a configuration runs
-within a minute of the baseline it is compared with and drift spreads over
-all of them; the table reports per-configuration medians over the rounds
-and their ratios to the baseline, then the same numbers as JSON.
+The configurations are interleaved: each round walks all of them (every
+other round in reverse order) and runs every test at each, so drift spreads
+over all of them while a configuration is set up once per round (65,536
+uids take minutes); the table reports per-configuration medians over the
+rounds and their ratios to the baseline, then the same numbers as JSON.
 
     python3 bench/guest/netperf.py [N...] [netns]     (0 is always included)
     UOA_KO              the module (required when some N > 0)
@@ -51,6 +51,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UOAMAP = os.environ.get("UOAMAP", os.path.join(ROOT, "target/release/uoamap"))
 UOA_KO = os.environ.get("UOA_KO", "")
+# The per-hook breakdown: "HOOK=PATH,...", modules built with one hook a no-op
+# (UOA_KMOD_NOOP=HOOK tools/build-kmod.sh); each is a configuration "noop:HOOK"
+# with 1 managed uid, so its gain over "1" is what that hook costs.
+NOOP_KOS = dict(kv.split("=", 1) for kv in os.environ.get("UOA_KO_NOOP", "").split(",") if kv)
+HOOKS = ["bind", "receive", "source", "local_out", "rule"]
 LEN = int(os.environ.get("UOA_NETPERF_LEN", "3"))
 ROUNDS = int(os.environ.get("UOA_NETPERF_ROUNDS", "3"))
 ALL_TESTS = ["TCP_STREAM", "TCP_RR", "TCP_CRR", "UDP_RR", "UDP_STREAM"]
@@ -98,14 +103,37 @@ def module_loaded():
     return os.path.isdir("/sys/module/uoa")
 
 
+def noop_hook(config):
+    """The hook a breakdown configuration ("noop:HOOK") turns off, or None."""
+    if isinstance(config, str) and config.startswith("noop:"):
+        return config[len("noop:"):]
+    return None
+
+
+def uid_count(config):
+    """Managed uids in a configuration (a breakdown configuration has 1)."""
+    if config == NETNS:
+        return 0
+    return 1 if noop_hook(config) else config
+
+
 def loads_module(config):
-    return config != NETNS and config > 0
+    return uid_count(config) > 0
 
 
 def label(config):
     if config == NETNS:
         return "netns+veth slice"
+    if noop_hook(config):
+        return f"1 uid, {noop_hook(config)} no-op"
     return "no module" if config == 0 else f"{config:,} uid{'s' if config > 1 else ''}"
+
+
+def short(config):
+    """A configuration's column name in the medians table."""
+    if config == NETNS or noop_hook(config):
+        return str(config)
+    return f"N={config:,}"
 
 
 # --- the two namespaces and netserver ----------------------------------------
@@ -185,8 +213,8 @@ def configure(config, files):
         sh("rmmod uoa")
     if not loads_module(config):
         return None
-    n = config
-    sh(f"insmod {UOA_KO}")
+    n = uid_count(config)
+    sh(f"insmod {NOOP_KOS[noop_hook(config)] if noop_hook(config) else UOA_KO}")
     start = time.monotonic()
     sh(f"ip netns exec {CLI_NS} {UOAMAP} apply {files[n]}")
     took = time.monotonic() - start
@@ -311,8 +339,10 @@ def ratios(configs, results):
 
 
 def shown(configs):
-    """The compared configurations in table order: uid counts, then netns."""
-    return [c for c in configs if loads_module(c)] + [c for c in configs if c == NETNS]
+    """The compared configurations in table order: uid counts, the hooks'
+    breakdown, then netns."""
+    return ([c for c in configs if isinstance(c, int) and c > 0]
+            + [c for c in configs if noop_hook(c)] + [c for c in configs if c == NETNS])
 
 
 def report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes, stats,
@@ -323,9 +353,9 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
     w(f"Guest: {os.cpu_count()} vCPUs, kernel {os.uname().release}; "
       f"{sh('netperf -V').stdout.strip()}; netperf and netserver pinned to "
       f"{'vCPUs ' + CPUS if CPUS else 'no vCPU'} (`-T`); {LEN} s per run, {ROUNDS} rounds; in each "
-      f"round every test walks all configurations (every other walk reversed; at each change "
-      f"the module's entries, rules and tables flushed, the module reloaded and its entries "
-      f"applied), medians over the rounds; guest time {took / 60:.1f} min.")
+      f"round walks all configurations (every other round reversed) and runs every test at each "
+      f"(at each change the module's entries, rules and tables flushed, the module reloaded and its entries "
+      f"applied); medians over the rounds; guest time {took / 60:.1f} min.")
     w("")
     w(f"netperf runs as uid {UID} in the client namespace; netserver as root in the "
       f"server namespace; veth {CLI_ADDR} -> {SRV_ADDR}. *specified*: `netperf -L {CLI_ADDR}` "
@@ -350,6 +380,15 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
           f"{SLICE_NET} via {CLI_ADDR}); *specified*: `-L {SLICE_ADDR}`. Its packets cross a "
           f"second veth pair and a forwarding step: what a netns slice costs, against what a "
           f"UOA slice costs.")
+    noops = [c for c in compared if noop_hook(c)]
+    if noops:
+        w("")
+        w("*1 uid, HOOK no-op*, the hooks' breakdown: as *1 uid*, but the module is built with "
+          "`UOA_KMOD_NOOP=HOOK` (`tools/build-kmod.sh`), so that hook gives the stock answer "
+          "without asking the policy (*local_out*: the netfilter hook is not registered at "
+          "all; *rule*: the l3mdev rules match nothing and uid "
+          f"{UID} is routed by main, which holds the same veth route). The core's call into "
+          "the module stays. Its ratio above *1 uid*'s is what that hook's work costs.")
     w("")
     w("Ratio to the baseline (module not loaded), median over rounds; in brackets the "
       "lowest and highest per-round ratio (round r of a configuration against round r of "
@@ -381,7 +420,7 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
       "run-to-run spread:")
     w("")
     w("| test | source | " + " | ".join(
-        "netns" if c == NETNS else f"N={c:,}" for c in configs[:1] + compared) + " |")
+        short(c) for c in configs[:1] + compared) + " |")
     w("|" + "---|" * (3 + len(compared)))
     for test in TESTS:
         for mode in MODES:
@@ -419,7 +458,7 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
 
 def results_json(configs, results, units, to_base, uoa_over_netns, rules, failures):
     """The table's numbers for bench/plot.py; configurations are uid counts
-    (0: the baseline) and "netns"; a failed run is null."""
+    (0: the baseline), "noop:HOOK" and "netns"; a failed run is null."""
     def per_test(f):
         return {t: {m: f(t, m) for m in MODES} for t in TESTS}
 
@@ -455,13 +494,16 @@ def results_json(configs, results, units, to_base, uoa_over_netns, rules, failur
 def main():
     args = sys.argv[1:]
     for a in args:
-        if a != NETNS and not a.isdigit():
-            sys.exit(f"not a uid count or {NETNS}: {a}")
-    counts = sorted({0} | {int(a) for a in args if a != NETNS})
+        if a != NETNS and not a.isdigit() and noop_hook(a) not in HOOKS:
+            sys.exit(f"not a uid count, {NETNS} or noop:HOOK ({', '.join(HOOKS)}): {a}")
+        if noop_hook(a) and noop_hook(a) not in NOOP_KOS:
+            sys.exit(f"{a}: UOA_KO_NOOP names no module for {noop_hook(a)}")
+    counts = sorted({0} | {int(a) for a in args if a.isdigit()})
+    noops = [a for a in args if noop_hook(a)]
     # netns right after the baseline: neither loads the module, so walking
-    # from one to the other reloads nothing.
-    configs = counts[:1] + ([NETNS] if NETNS in args else []) + counts[1:]
-    if any(loads_module(c) for c in configs) and not UOA_KO:
+    # from one to the other reloads nothing; the breakdown next to 1 uid.
+    configs = counts[:1] + ([NETNS] if NETNS in args else []) + counts[1:2] + noops + counts[2:]
+    if any(isinstance(c, int) and c > 0 for c in configs) and not UOA_KO:
         sys.exit("UOA_KO is not set")
     for t in TESTS:
         if t not in ALL_TESTS:
@@ -470,8 +512,8 @@ def main():
     srv = setup_net()
     if NETNS in configs:
         setup_slice()
-    setup_other_addresses(max((n for n in configs if loads_module(n)), default=0))
-    files = {n: entries_file(n) for n in configs if loads_module(n)}
+    setup_other_addresses(max((uid_count(c) for c in configs), default=0))
+    files = {n: entries_file(n) for n in {uid_count(c) for c in configs} if n > 0}
     log(f"configurations {configs}, tests {TESTS}, {LEN} s per run, {ROUNDS} rounds")
 
     # Warm-up, discarded: caches, netserver's first fork, TCG's code cache.
@@ -497,27 +539,26 @@ def main():
             if c is None:
                 stats[current]["unreadable"] = stats[current].get("unreadable", 0) + 1
 
-    walk = 0
     for r in range(ROUNDS):
-        for ti, test in enumerate(TESTS):
-            # One walk over all configurations per test, every other walk
-            # reversed: a configuration and the baseline it is compared with
-            # run within a minute of each other.
-            order = configs if walk % 2 == 0 else configs[::-1]
-            walk += 1
-            for c in order:
-                if c != current:
-                    leave()
-                    took = configure(c, files)
-                    current = c
-                    if took is not None:
-                        applies.setdefault(c, []).append(took)
-                    rules[c] = sorted(set(rules.get(c, [])) | {rule_lines()})
-                if ti == 0:
-                    probes[c] = (probe("bind", CLI_ADDR, OTHER_UID), probe("connect", SRV_ADDR, UID))
-                    if loads_module(c) and probes[c][0] == "allowed":
-                        log(f"WARNING: with {c} uids loaded, unmanaged uid {OTHER_UID} may bind "
-                            f"{CLI_ADDR}: the hooks do not enforce")
+        # One walk over all configurations per round, every other walk
+        # reversed, all tests at each stop: under instruction counting the
+        # host's load does not reach the guest's clock, so what matters is
+        # how often a configuration is set up (65,536 uids take minutes),
+        # not how far apart in time two configurations run.
+        order = configs if r % 2 == 0 else configs[::-1]
+        for c in order:
+            if c != current:
+                leave()
+                took = configure(c, files)
+                current = c
+                if took is not None:
+                    applies.setdefault(c, []).append(took)
+                rules[c] = sorted(set(rules.get(c, [])) | {rule_lines()})
+            probes[c] = (probe("bind", CLI_ADDR, OTHER_UID), probe("connect", SRV_ADDR, UID))
+            if loads_module(c) and noop_hook(c) != "bind" and probes[c][0] == "allowed":
+                log(f"WARNING: with {c} uids loaded, unmanaged uid {OTHER_UID} may bind "
+                    f"{CLI_ADDR}: the hooks do not enforce")
+            for test in TESTS:
                 for mode in MODES:
                     value, unit, err = netperf(test, mode, LEN, in_slice=c == NETNS)
                     results[(c, test, mode)].append(value)
