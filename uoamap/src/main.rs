@@ -427,7 +427,8 @@ fn run(cli: &Cli) -> Result<()> {
             // Shapes: exactly the file's (checked above).
             let shaper = shaping::Shaper::connect()?;
             let current = shaper.read(&client)?;
-            shaper.apply(&client, &current, &plan, &client.entries(None)?)?;
+            // The module's entries are the file's now (the change above).
+            shaper.apply(&client, &current, &plan, &wanted)?;
             let added = changes
                 .iter()
                 .filter(|c| matches!(c, Change::Add(_)))
