@@ -64,7 +64,9 @@ def subtitle(data):
     clock = {True: "QEMU instruction counting (rates per guest instruction)",
              False: "wall clock (plain TCG)"}.get(data.get("icount"), "clock not recorded")
     parts = [f"kernel {data.get('kernel', '?')}", str(data.get("date", "?"))]
-    if data.get("rounds"):
+    if data.get("rounds") == 1:
+        parts.append("one round, no error bars")
+    elif data.get("rounds"):
         parts.append(f"median of {data['rounds']} rounds, bars: per-round range")
     return clock + "\n" + "; ".join(parts)
 
