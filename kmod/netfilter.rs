@@ -81,7 +81,7 @@ unsafe extern "C" fn local_out(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> c_uint {
-    if !hooks::active() {
+    if crate::NOOP_LOCAL_OUT_EMPTY || !hooks::active() {
         return bindings::NF_ACCEPT;
     }
     // SAFETY: netfilter passes a valid skb and hook state; a request socket

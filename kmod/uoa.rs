@@ -32,6 +32,9 @@ pub(crate) const NOOP_BIND: bool = cfg!(uoa_noop_bind);
 pub(crate) const NOOP_RECEIVE: bool = cfg!(uoa_noop_receive);
 pub(crate) const NOOP_SOURCE: bool = cfg!(uoa_noop_source);
 pub(crate) const NOOP_LOCAL_OUT: bool = cfg!(uoa_noop_local_out);
+// The netfilter hook registered, but accepting every packet at once: what
+// netfilter's call costs without the policy's work.
+pub(crate) const NOOP_LOCAL_OUT_EMPTY: bool = cfg!(uoa_noop_local_out_empty);
 pub(crate) const NOOP_RULE: bool = cfg!(uoa_noop_rule);
 
 /// Module version, reported by `UOA_CMD_GET_STATUS`.
