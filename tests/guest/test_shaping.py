@@ -147,21 +147,30 @@ def test_two_users_share_a_link_in_the_proportions_of_their_rates_both_ways():
             near(both12, R12, f"u12 {way} beside busy u11")
 
 
+# u12's rate for the flood: 1,200-byte datagrams cost the guest per packet,
+# and at 20 Mbit/s (2,000 a second beside u11's TCP) the debug kernel under
+# TCG could not always generate them (13 Mbit/s measured once): the test
+# would then see the guest's CPU, not the shaper. At 8 Mbit/s it sees the
+# shaper on both kernels, and u11 may borrow the rest of the link.
+FLOOD = 8
+
+
 def test_a_udp_flood_stays_within_its_rate_and_spares_another_users_tcp():
     with Site():
+        uoa.uoamap(f"rate u12 dev va out {FLOOD}mbit in {FLOOD}mbit", netns=NS)
         before = classes("va")["a0a:3f4"][1]
         tcp11, udp12 = measure((U11, False, None), (U12, False, "200M"))
         # u11 keeps at least its rate (and may borrow what u12 leaves).
-        if not LO * R11 <= tcp11 <= HI * (LINK - R12 * LO):
+        if not LO * R11 <= tcp11 <= HI * (LINK - FLOOD * LO):
             raise uoa.Fail(f"u11's TCP beside u12's UDP flood: {tcp11:.2f} Mbit/s, "
                            f"want at least {LO * R11} and what the link leaves")
         sent = classes("va")["a0a:3f4"][1] - before
         # What left through u12's class: 5 s (with the warm-up) at its rate.
-        if not sent <= HI * R12 * MBIT / 8 * 5:
-            raise uoa.Fail(f"u12's class sent {sent} bytes in 5 s, above {R12} Mbit/s")
+        if not sent <= HI * FLOOD * MBIT / 8 * 5:
+            raise uoa.Fail(f"u12's class sent {sent} bytes in 5 s, above {FLOOD} Mbit/s")
         # A local sender's socket waits for room in its class's queue: the
         # flood (200 Mbit/s asked) is held to u12's rate at the source.
-        near(udp12, R12, "u12's UDP flood as sent")
+        near(udp12, FLOOD, "u12's UDP flood as sent")
 
 
 def test_root_and_unmanaged_users_are_not_shaped():
