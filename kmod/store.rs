@@ -11,7 +11,7 @@
 use crate::policy::{
     self,
     verdict::{Counter, Managed, Tables},
-    Entry, Prefix, Range, Refusal, Replace, UidTable,
+    Entry, Own, Prefix, Range, Refusal, Replace, UidTable,
 };
 use crate::rcu;
 use core::ptr;
@@ -103,8 +103,9 @@ pub(crate) struct Snapshot {
     by_uid: KVVec<Entry>,
     /// One per item of `uids`, same order.
     counters: KVVec<Counters>,
-    /// One per item of `uids`: do the uid's entries name interfaces (R1)?
-    interfaces: KVVec<bool>,
+    /// One per item of `uids`: where its entries sit in `by_uid`, and
+    /// whether they name interfaces (R1).
+    own: KVVec<Own>,
     /// One per item of `uids`: what the administrator set for it. Written
     /// under the writers' lock.
     settings: KVVec<UidSettings>,
@@ -144,8 +145,8 @@ impl Snapshot {
         policy::build_table_hash(&uids, &mut table_hash).map_err(|_| EINVAL)?;
         let mut host_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(n), GFP_KERNEL)?;
         policy::build_host_hash(&entries, &mut host_hash).map_err(|_| EINVAL)?;
-        let mut interfaces = KVVec::from_elem(false, nu, GFP_KERNEL)?;
-        policy::build_interfaces(&entries, &uids, &uid_hash, &mut interfaces);
+        let mut own = KVVec::from_elem(Own::default(), nu, GFP_KERNEL)?;
+        policy::build_own(&by_uid, &uids, &mut own).map_err(|_| EINVAL)?;
         let has_blocks = entries.iter().any(|e| !e.prefix.is_host());
         let snapshot = Snapshot {
             entries,
@@ -153,7 +154,7 @@ impl Snapshot {
             uids,
             by_uid,
             counters,
-            interfaces,
+            own,
             settings,
             uid_hash,
             table_hash,
@@ -170,7 +171,7 @@ impl Snapshot {
             ranges: &self.ranges,
             uids: &self.uids,
             by_uid: &self.by_uid,
-            interfaces: &self.interfaces,
+            own: &self.own,
             uid_hash: &self.uid_hash,
             table_hash: &self.table_hash,
             host_hash: &self.host_hash,
@@ -233,7 +234,7 @@ impl Snapshot {
             + self.ranges.capacity() * size_of::<Range>()
             + self.uids.capacity() * size_of::<UidTable>()
             + self.counters.capacity() * size_of::<Counters>()
-            + self.interfaces.capacity() * size_of::<bool>()
+            + self.own.capacity() * size_of::<Own>()
             + self.settings.capacity() * size_of::<UidSettings>()
             + (self.uid_hash.capacity() + self.table_hash.capacity() + self.host_hash.capacity())
                 * size_of::<u32>()

@@ -564,24 +564,55 @@ pub fn owner(ranges: &[Range], family: Family, addr: u128) -> Option<u32> {
     (r.family == family && addr <= r.last).then_some(r.uid)
 }
 
-/// Sorts a copy of a list by uid (then as the list), so that
-/// [`entries_of`] finds a uid's entries in O(log n).
+/// Sorts a copy of a list by uid (then as the list): each uid's entries
+/// are then one run, which [`build_own`] indexes.
 pub fn sort_by_uid(entries: &mut [Entry]) {
     sort_by(entries, |a, b| {
         a.uid.cmp(&b.uid).then_with(|| a.cmp_prefix(b))
     });
 }
 
-/// The entries of `uid` in a list sorted by [`sort_by_uid`]. O(log n).
-pub fn entries_of(by_uid: &[Entry], uid: u32) -> &[Entry] {
-    let start = by_uid.partition_point(|e| e.uid < uid);
-    let len = by_uid
-        .get(start..)
-        .map_or(0, |rest| rest.partition_point(|e| e.uid == uid));
-    by_uid.get(start..start + len).unwrap_or(&[])
+/// Where a uid's entries sit in the list sorted by [`sort_by_uid`], and
+/// whether any of them names an interface (R1): a uid's own addresses in
+/// O(1), without a search of the whole list on the data path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Own {
+    pub start: u32,
+    pub len: u32,
+    pub has_interfaces: bool,
 }
 
-/// Among a uid's entries (from [`entries_of`]), the source address for a
+impl Own {
+    /// These entries of `by_uid`.
+    pub fn of(self, by_uid: &[Entry]) -> &[Entry] {
+        let start = self.start as usize;
+        by_uid.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+}
+
+/// Fills `out` (one per item of `uids`, all default) with where each uid's
+/// entries sit in `by_uid`. Both lists are in uid order ([`build_index`],
+/// [`sort_by_uid`]), so one walk pairs them. O(n).
+pub fn build_own(by_uid: &[Entry], uids: &[UidTable], out: &mut [Own]) -> Result<(), Refusal> {
+    let mut i = 0;
+    for (at, e) in by_uid.iter().enumerate() {
+        while uids.get(i).is_some_and(|u| u.uid < e.uid) {
+            i += 1;
+        }
+        if uids.get(i).is_none_or(|u| u.uid != e.uid) {
+            return Err(Refusal::TooMany);
+        }
+        let own = out.get_mut(i).ok_or(Refusal::TooMany)?;
+        if own.len == 0 {
+            own.start = u32::try_from(at).map_err(|_| Refusal::TooMany)?;
+        }
+        own.len += 1;
+        own.has_interfaces |= e.ifindex != 0;
+    }
+    Ok(())
+}
+
+/// Among a uid's entries (from [`Own::of`]), the source address for a
 /// flow of `family` to `dst` leaving through interface `oif` (0: unknown):
 /// a host address whose entry names `oif` if there is one, else any host
 /// address; among those the one sharing the longest prefix with `dst` (the
@@ -697,16 +728,6 @@ pub fn find_table(uids: &[UidTable], table: &[u32], rt: u32) -> Option<usize> {
         uids.get(i as usize).is_some_and(|u| u.table == rt)
     })
     .map(|i| i as usize)
-}
-
-/// Fills `out` (one per item of `uids`) with whether the uid's entries
-/// name an interface (R1); `uid_table` is `uids`' hash table.
-pub fn build_interfaces(entries: &[Entry], uids: &[UidTable], uid_table: &[u32], out: &mut [bool]) {
-    for e in entries.iter().filter(|e| e.ifindex != 0) {
-        if let Some(slot) = find_uid(uids, uid_table, e.uid).and_then(|i| out.get_mut(i)) {
-            *slot = true;
-        }
-    }
 }
 
 /// The index of `uid` in `uids`, through its table. O(1).

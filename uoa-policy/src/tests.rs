@@ -223,10 +223,15 @@ fn lookups() {
     assert_eq!(owner(ranges, Family::V6, a(v6("2001:db8::1"))), Some(1012));
     let mut by_uid = list.clone();
     sort_by_uid(&mut by_uid);
-    assert_eq!(entries_of(&by_uid, 1011).len(), 2);
-    assert_eq!(entries_of(&by_uid, 1012).len(), 4);
-    assert!(entries_of(&by_uid, 1013).is_empty());
-    let (u12, dst) = (entries_of(&by_uid, 1012), a(v6("2001:db8:1::99")));
+    let mut own = vec![Own::default(); nu];
+    build_own(&by_uid, uids, &mut own).unwrap();
+    let entries_of = |uid| {
+        let i = uids.iter().position(|u| u.uid == uid).unwrap();
+        own[i].of(&by_uid)
+    };
+    assert_eq!(entries_of(1011).len(), 2);
+    assert_eq!(entries_of(1012).len(), 4);
+    let (u12, dst) = (entries_of(1012), a(v6("2001:db8:1::99")));
     assert_eq!(
         closest_source(u12, Family::V6, dst, 0),
         Some(v6("2001:db8:1::1"))
@@ -235,10 +240,7 @@ fn lookups() {
         closest_source(u12, Family::V4, a(v4("10.2.0.9")), 0),
         Some(v4("10.2.0.1"))
     );
-    assert_eq!(
-        closest_source(entries_of(&by_uid, 1011), Family::V6, dst, 0),
-        None
-    );
+    assert_eq!(closest_source(entries_of(1011), Family::V6, dst, 0), None);
 }
 
 #[test]
@@ -421,11 +423,19 @@ proptest! {
             }
             let mut by_uid = list.clone();
             sort_by_uid(&mut by_uid);
+            let mut own = vec![Own::default(); nu];
+            build_own(&by_uid, &uids[..nu], &mut own).unwrap();
             for uid in 0..5 {
                 let scan = list.iter().find(|e| e.uid == uid).map(|e| e.table);
                 prop_assert_eq!(table_of(&uids[..nu], uid), scan);
                 let mine: Vec<Entry> = list.iter().filter(|e| e.uid == uid).copied().collect();
-                prop_assert_eq!(entries_of(&by_uid, uid), &mine[..]);
+                match uids[..nu].iter().position(|u| u.uid == uid) {
+                    Some(i) => {
+                        prop_assert_eq!(own[i].of(&by_uid), &mine[..]);
+                        prop_assert_eq!(own[i].has_interfaces, mine.iter().any(|e| e.ifindex != 0));
+                    }
+                    None => prop_assert!(mine.is_empty()),
+                }
             }
         }
     }

@@ -8,8 +8,8 @@
 //! lookups) except where a uid's own entries are walked (O(k) in them).
 
 use super::{
-    closest_source, entries_of, find_host, find_table, find_uid, owner, Entry, Family, Range,
-    UidTable, LOOPBACK_IFINDEX,
+    closest_source, find_host, find_table, find_uid, owner, Entry, Family, Own, Range, UidTable,
+    LOOPBACK_IFINDEX,
 };
 
 /// `UOA_NO_UID`: the owner of a TIME_WAIT or request socket is unknown.
@@ -98,8 +98,9 @@ pub const fn exempt(uid: u32) -> bool {
 
 /// One version of a namespace's policy with its lookup indexes, as slices
 /// that the module (or a test) owns. Built from a valid list by
-/// [`crate::build_index`], [`crate::sort_by_uid`], [`crate::build_uid_hash`]
-/// and [`crate::build_host_hash`].
+/// [`crate::build_index`], [`crate::sort_by_uid`], [`crate::build_own`],
+/// [`crate::build_uid_hash`], [`crate::build_table_hash`] and
+/// [`crate::build_host_hash`].
 #[derive(Clone, Copy)]
 pub struct Tables<'a> {
     pub entries: &'a [Entry],
@@ -107,8 +108,8 @@ pub struct Tables<'a> {
     pub uids: &'a [UidTable],
     /// `entries` sorted by uid.
     pub by_uid: &'a [Entry],
-    /// One per item of `uids`: do its entries name interfaces?
-    pub interfaces: &'a [bool],
+    /// One per item of `uids`: where its entries sit in `by_uid`.
+    pub own: &'a [Own],
     pub uid_hash: &'a [u32],
     /// `uids` by routing table.
     pub table_hash: &'a [u32],
@@ -138,7 +139,7 @@ impl<'a> Tables<'a> {
             uid,
             table: self.uids.get(index)?.table,
             index,
-            has_interfaces: self.interfaces.get(index).copied().unwrap_or(false),
+            has_interfaces: self.own.get(index).is_some_and(|o| o.has_interfaces),
         })
     }
 
@@ -163,9 +164,9 @@ impl<'a> Tables<'a> {
         self.managed(self.uids.get(index)?.uid)
     }
 
-    /// The entries of `m`. O(log n).
+    /// The entries of `m`. O(1).
     pub fn entries_of(&self, m: Managed) -> &'a [Entry] {
-        entries_of(self.by_uid, m.uid)
+        self.own.get(m.index).map_or(&[], |o| o.of(self.by_uid))
     }
 
     /// R1: may `m` use interface `ifindex` (0: none given)? A uid whose

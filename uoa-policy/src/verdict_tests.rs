@@ -12,7 +12,7 @@ pub(crate) struct Host {
     ranges: Vec<Range>,
     uids: Vec<UidTable>,
     by_uid: Vec<Entry>,
-    interfaces: Vec<bool>,
+    own: Vec<Own>,
     uid_hash: Vec<u32>,
     table_hash: Vec<u32>,
     host_hash: Vec<u32>,
@@ -52,14 +52,14 @@ impl Host {
         build_table_hash(&uids, &mut table_hash).unwrap();
         let mut host_hash = vec![EMPTY; hash_slots(n)];
         build_host_hash(&entries, &mut host_hash).unwrap();
-        let mut interfaces = vec![false; nu];
-        build_interfaces(&entries, &uids, &uid_hash, &mut interfaces);
+        let mut own = vec![Own::default(); nu];
+        build_own(&by_uid, &uids, &mut own).unwrap();
         Host {
             entries,
             ranges,
             uids,
             by_uid,
-            interfaces,
+            own,
             uid_hash,
             table_hash,
             host_hash,
@@ -72,7 +72,7 @@ impl Host {
             ranges: &self.ranges,
             uids: &self.uids,
             by_uid: &self.by_uid,
-            interfaces: &self.interfaces,
+            own: &self.own,
             uid_hash: &self.uid_hash,
             table_hash: &self.table_hash,
             host_hash: &self.host_hash,
