@@ -264,7 +264,9 @@ def probe(kind, addr, uid):
 
 # --- netperf -------------------------------------------------------------------
 
-def netperf(test, mode, length, in_slice=False):
+def netperf(test, mode, length, in_slice=False, prefix=()):
+    """One run: (value, unit, None) or (None, None, why); `prefix` runs it
+    under another command (bench/guest/profile.py: perf record)."""
     ns, src = (SLICE_NS, SLICE_ADDR) if in_slice else (CLI_NS, CLI_ADDR)
     local = ["-L", src] if mode == "specified" else []
     argv = ["netperf", "-P", "0", "-l", str(length), "-H", SRV_ADDR, "-p", str(PORT)] + local
@@ -275,7 +277,7 @@ def netperf(test, mode, length, in_slice=False):
         argv += ["-H", SRV_ADDR, "-L", src]
     if test == "UDP_STREAM":
         argv += ["-m", "1400"]  # one datagram per packet on a 1500-byte MTU
-    cmd = in_ns(ns, argv, uid=UID)
+    cmd = list(prefix) + in_ns(ns, argv, uid=UID)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=length + 60)
     except subprocess.TimeoutExpired:

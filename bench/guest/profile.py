@@ -1,0 +1,126 @@
+"""Runs inside the VM as root (bench/profile.sh): where the instructions of
+a netperf transaction go, function by function, with the module not loaded
+and with N managed uids, in the setting of bench/guest/netperf.py (same
+namespaces, addresses, entries and policy routing; its functions are used).
+
+Under QEMU's instruction counting the guest's clock counts instructions, so
+`perf record -e cpu-clock -c P` takes a sample every P instructions: a
+function's samples times P, divided by the transactions netperf counted, is
+the instructions it costs a transaction. netperf and netserver run on vCPU 0
+(netperf -T 0,0) and perf samples only that vCPU, softirqs included.
+
+    python3 bench/guest/profile.py N...       (0, the baseline, is always included)
+    UOA_KO              the module
+    UOA_PROFILE_TESTS   comma-separated netperf tests (default TCP_RR,UDP_RR)
+    UOA_PROFILE_LEN     seconds per test (default 3)
+    UOA_PROFILE_TOP     functions shown per test (default 30)
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netperf as np  # noqa: E402  (the benchmark's setup, shared)
+
+TESTS = [t for t in os.environ.get("UOA_PROFILE_TESTS", "TCP_RR,UDP_RR").split(",") if t]
+LEN = int(os.environ.get("UOA_PROFILE_LEN", "3"))
+TOP = int(os.environ.get("UOA_PROFILE_TOP", "30"))
+PERIOD = 100_000  # instructions a sample (a sample costs a few thousand)
+DATA = "/tmp/uoa-profile.data"
+# Kernel functions that UOA's hooks and rules bring in.
+OURS = ("uoa", "rust_helper", "nf_hook", "fib_rule", "fib4_rule", "l3mdev", "xa_load", "fib_get_table",
+        "fib_validate_source", "__fib_validate_source")
+
+
+def profile(test):
+    """(rate, transactions, {(dso, symbol): instructions}) of one run of
+    `test`, source given, on vCPU 0."""
+    perf = ["perf", "record", "-q", "-e", "cpu-clock", "-c", str(PERIOD), "-C", "0", "-o", DATA, "--"]
+    rate, _, err = np.netperf(test, "specified", LEN, prefix=perf)
+    if err:
+        sys.exit(f"netperf {test} under perf failed: {err}")
+    transactions = rate * LEN
+    rep = np.sh(f"perf report -i {DATA} --stdio -q --no-children --sort dso,sym "
+                f"-F sample,dso,sym --field-separator=';'").stdout
+    cost = {}
+    for line in rep.splitlines():
+        parts = [x.strip() for x in line.split(";")]
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        samples, dso, sym = int(parts[0]), parts[1], parts[2].removeprefix("[k] ").removeprefix("[.] ")
+        cost[(dso, sym)] = cost.get((dso, sym), 0) + samples * PERIOD
+    return rate, transactions, cost
+
+
+def main():
+    counts = sorted({0} | {int(a) for a in sys.argv[1:]})
+    if any(c > 0 for c in counts) and not np.UOA_KO:
+        sys.exit("UOA_KO is not set")
+    np.TESTS = TESTS
+    srv = np.setup_net()
+    np.setup_other_addresses(max(counts))
+    files = {n: np.entries_file(n) for n in counts if n > 0}
+    np.configure(0, files)
+    for test in TESTS:  # warm-up, discarded
+        np.netperf(test, "specified", 1)
+    runs = {}
+    for c in counts:
+        np.configure(c, files)
+        for test in TESTS:
+            runs[(c, test)] = profile(test)
+            rate, _, cost = runs[(c, test)]
+            np.log(f"N={c} {test}: {rate:,.1f} per s, {sum(cost.values()) / (rate * LEN):,.0f} "
+                   "instructions a transaction on vCPU 0")
+    np.configure(0, files)
+    srv.terminate()
+    srv.wait()
+    for path in files.values():
+        os.unlink(path)
+    for ns in (np.CLI_NS, np.SRV_NS):
+        np.sh(f"ip netns del {ns}", check=False)
+
+    lines = []
+    w = lines.append
+    w(f"Guest kernel {os.uname().release}; one {LEN}-s run per test and configuration, source "
+      f"given (`-L`), netperf and netserver on vCPU 0; `perf record -e cpu-clock -c {PERIOD} -C 0` "
+      "under instruction counting: instructions per transaction, by function (kernel and module "
+      "symbols; `[uoa]` is the module).")
+    for test in TESTS:
+        per = {c: {k: v / runs[(c, test)][1] for k, v in runs[(c, test)][2].items()} for c in counts}
+        keys = set().union(*(p.keys() for p in per.values()))
+        top = sorted(keys, key=lambda k: -max(p.get(k, 0) for p in per.values()))[:TOP]
+        w("")
+        w(f"### {test}")
+        w("")
+        w("| function | " + " | ".join("no module" if c == 0 else f"N={c:,}" for c in counts) + " |")
+        w("|---|" + "---:|" * len(counts))
+        w("| **all, per transaction** | " + " | ".join(f"**{sum(per[c].values()):,.0f}**" for c in counts) + " |")
+        w("| **module `[uoa]`** | " + " | ".join(
+            f"**{sum(v for (d, _), v in per[c].items() if d == '[uoa]'):,.0f}**" for c in counts) + " |")
+        w("| rate (per s) | " + " | ".join(f"{runs[(c, test)][0]:,.0f}" for c in counts) + " |")
+        for k in top:
+            name = k[1] if k[0] in ("[kernel.kallsyms]", "[uoa]") else f"{k[1]} ({k[0]})"
+            if k[0] == "[uoa]":
+                name = "uoa: " + name
+            w(f"| `{name[:90]}` | " + " | ".join(f"{per[c].get(k, 0):,.0f}" for c in counts) + " |")
+        # What UOA adds, however small: the module, the core's hooks and
+        # helpers, netfilter's call, policy routing.
+        ours = sorted((k for k in keys if k not in top and (k[0] == "[uoa]" or any(
+            m in k[1] for m in OURS))), key=lambda k: -max(p.get(k, 0) for p in per.values()))
+        if ours:
+            w("")
+            w(f"{test}, the rest of the module, the hook core, netfilter and policy routing:")
+            w("")
+            w("| function | " + " | ".join("no module" if c == 0 else f"N={c:,}" for c in counts) + " |")
+            w("|---|" + "---:|" * len(counts))
+            for k in ours:
+                name = ("uoa: " if k[0] == "[uoa]" else "") + k[1]
+                w(f"| `{name[:90]}` | " + " | ".join(f"{per[c].get(k, 0):,.0f}" for c in counts) + " |")
+    np.log("")
+    np.log("--- BEGIN PROFILE ---")
+    np.log("\n".join(lines))
+    np.log("--- END PROFILE ---")
+
+
+if __name__ == "__main__":
+    main()
