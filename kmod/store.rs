@@ -114,7 +114,22 @@ pub(crate) struct Snapshot {
     uid_hash: KVVec<u32>,
     table_hash: KVVec<u32>,
     host_hash: KVVec<u32>,
-    has_blocks: bool,
+    /// The vectors above as the policy's decisions read them, made once:
+    /// every hook reads through this one view instead of assembling its
+    /// nine slices on the stack per call.
+    view: Tables<'static>,
+}
+
+/// `v`'s items with an unbounded lifetime, for [`Snapshot::view`].
+///
+/// # Safety
+///
+/// `v` must not be changed (pushed, truncated, written) nor dropped while
+/// the slice is in use.
+unsafe fn unbounded<T>(v: &KVVec<T>) -> &'static [T] {
+    // SAFETY: `as_ptr` and `len` describe `v`'s initialised items (a
+    // dangling, aligned pointer when empty); the caller keeps them there.
+    unsafe { core::slice::from_raw_parts(v.as_ptr(), v.len()) }
 }
 
 impl Snapshot {
@@ -148,6 +163,23 @@ impl Snapshot {
         let mut own = KVVec::from_elem(Own::default(), nu, GFP_KERNEL)?;
         policy::build_own(&by_uid, &uids, &mut own).map_err(|_| EINVAL)?;
         let has_blocks = entries.iter().any(|e| !e.prefix.is_host());
+        // SAFETY: the vectors move into the snapshot with the view, which
+        // never changes them after this, and hands the view out only
+        // borrowed from itself (`tables`); moving a KVVec leaves its items
+        // where they are, and they go when the snapshot goes.
+        let view = unsafe {
+            Tables {
+                entries: unbounded(&entries),
+                ranges: unbounded(&ranges),
+                uids: unbounded(&uids),
+                by_uid: unbounded(&by_uid),
+                own: unbounded(&own),
+                uid_hash: unbounded(&uid_hash),
+                table_hash: unbounded(&table_hash),
+                host_hash: unbounded(&host_hash),
+                has_blocks,
+            }
+        };
         let snapshot = Snapshot {
             entries,
             ranges,
@@ -159,24 +191,14 @@ impl Snapshot {
             uid_hash,
             table_hash,
             host_hash,
-            has_blocks,
+            view,
         };
         Ok(KBox::new(snapshot, GFP_KERNEL)?)
     }
 
     /// The snapshot as the policy's decisions read it.
-    pub(crate) fn tables(&self) -> Tables<'_> {
-        Tables {
-            entries: &self.entries,
-            ranges: &self.ranges,
-            uids: &self.uids,
-            by_uid: &self.by_uid,
-            own: &self.own,
-            uid_hash: &self.uid_hash,
-            table_hash: &self.table_hash,
-            host_hash: &self.host_hash,
-            has_blocks: self.has_blocks,
-        }
+    pub(crate) fn tables(&self) -> &Tables<'_> {
+        &self.view
     }
 
     pub(crate) fn entries(&self) -> &[Entry] {

@@ -16,6 +16,7 @@ the instructions it costs a transaction. netperf and netserver run on vCPU 0
     UOA_PROFILE_TOP     functions shown per test (default 30)
 """
 
+import bisect
 import os
 import sys
 
@@ -32,7 +33,25 @@ OURS = ("uoa", "rust_helper", "nf_hook", "fib_rule", "fib4_rule", "l3mdev", "xa_
         "fib_validate_source", "__fib_validate_source")
 
 
-def profile(test):
+def module_symbols():
+    """The module's functions by offset in its .text, sorted: perf finds no
+    uoa.ko under /lib/modules and reports offsets."""
+    syms = []
+    for line in np.sh(f"objdump -t --demangle {np.UOA_KO}").stdout.splitlines():
+        # 00000000000090f0 l     F .text	0000000000000440 uoa::netfilter::local_out
+        head, _, rest = line.partition("\t")
+        fields = head.split()
+        if len(fields) >= 3 and fields[-1] == ".text" and fields[-2] == "F":
+            syms.append((int(fields[0], 16), rest.split(" ", 1)[1]))
+    return sorted(syms)
+
+
+def function_at(syms, addr):
+    i = bisect.bisect_right([a for a, _ in syms], addr) - 1
+    return syms[i][1] if i >= 0 else hex(addr)
+
+
+def profile(test, syms):
     """(rate, transactions, {(dso, symbol): instructions}) of one run of
     `test`, source given, on vCPU 0."""
     perf = ["perf", "record", "-q", "-e", "cpu-clock", "-c", str(PERIOD), "-C", "0", "-o", DATA, "--"]
@@ -48,6 +67,8 @@ def profile(test):
         if len(parts) != 3 or not parts[0].isdigit():
             continue
         samples, dso, sym = int(parts[0]), parts[1], parts[2].removeprefix("[k] ").removeprefix("[.] ")
+        if dso == "[uoa]" and sym.startswith("0x"):
+            sym = function_at(syms, int(sym, 16))
         cost[(dso, sym)] = cost.get((dso, sym), 0) + samples * PERIOD
     return rate, transactions, cost
 
@@ -57,6 +78,7 @@ def main():
     if any(c > 0 for c in counts) and not np.UOA_KO:
         sys.exit("UOA_KO is not set")
     np.TESTS = TESTS
+    syms = module_symbols() if np.UOA_KO else []
     srv = np.setup_net()
     np.setup_other_addresses(max(counts))
     files = {n: np.entries_file(n) for n in counts if n > 0}
@@ -67,7 +89,7 @@ def main():
     for c in counts:
         np.configure(c, files)
         for test in TESTS:
-            runs[(c, test)] = profile(test)
+            runs[(c, test)] = profile(test, syms)
             rate, _, cost = runs[(c, test)]
             np.log(f"N={c} {test}: {rate:,.1f} per s, {sum(cost.values()) / (rate * LEN):,.0f} "
                    "instructions a transaction on vCPU 0")

@@ -301,7 +301,7 @@ pub fn rule_table(t: &Tables<'_>, uid: u32, family: Family, saddr: u128) -> Opti
     if saddr == 0 {
         return None;
     }
-    t.managed(t.owner(family, saddr)?).map(|m| m.table)
+    t.owner_table(family, saddr)
 }
 
 /// The routes a managed uid's table may hold (IPv4 and IPv6 together)

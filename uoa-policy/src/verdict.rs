@@ -121,6 +121,7 @@ pub struct Tables<'a> {
 
 impl<'a> Tables<'a> {
     /// Who `uid` is. O(1).
+    #[inline]
     pub fn subject(&self, uid: u32) -> Subject {
         match uid {
             NO_UID => Subject::Unknown,
@@ -133,6 +134,7 @@ impl<'a> Tables<'a> {
     }
 
     /// `uid` if it is managed. O(1).
+    #[inline]
     pub fn managed(&self, uid: u32) -> Option<Managed> {
         let index = find_uid(self.uids, self.uid_hash, uid)?;
         Some(Managed {
@@ -145,10 +147,24 @@ impl<'a> Tables<'a> {
 
     /// The uid that owns `addr`: O(1) for host entries, O(log n) when the
     /// policy has blocks and `addr` is no host entry.
+    #[inline]
     pub fn owner(&self, family: Family, addr: u128) -> Option<u32> {
         match find_host(self.entries, self.host_hash, family, addr) {
             Some(e) => Some(e.uid),
             None if self.has_blocks => owner(self.ranges, family, addr),
+            None => None,
+        }
+    }
+
+    /// The routing table of the uid that owns `addr`: O(1) for host
+    /// entries (each holds its uid's table), O(log n) through the blocks.
+    #[inline]
+    pub fn owner_table(&self, family: Family, addr: u128) -> Option<u32> {
+        match find_host(self.entries, self.host_hash, family, addr) {
+            Some(e) => Some(e.table),
+            None if self.has_blocks => self
+                .managed(owner(self.ranges, family, addr)?)
+                .map(|m| m.table),
             None => None,
         }
     }
@@ -159,12 +175,14 @@ impl<'a> Tables<'a> {
     }
 
     /// The managed uid whose table is `table`. O(1).
+    #[inline]
     pub fn table_user(&self, table: u32) -> Option<Managed> {
         let index = find_table(self.uids, self.table_hash, table)?;
         self.managed(self.uids.get(index)?.uid)
     }
 
     /// The entries of `m`. O(1).
+    #[inline]
     pub fn entries_of(&self, m: Managed) -> &'a [Entry] {
         self.own.get(m.index).map_or(&[], |o| o.of(self.by_uid))
     }
@@ -172,6 +190,7 @@ impl<'a> Tables<'a> {
     /// R1: may `m` use interface `ifindex` (0: none given)? A uid whose
     /// entries name no interface may use all; loopback is always allowed.
     /// O(1) unless its entries name interfaces, then O(k) in them.
+    #[inline]
     pub fn interface_allowed(&self, m: Managed, ifindex: u32) -> bool {
         ifindex == 0
             || ifindex == LOOPBACK_IFINDEX
@@ -180,6 +199,7 @@ impl<'a> Tables<'a> {
     }
 
     /// The owner of a specific address; `None` for the wildcard (0).
+    #[inline]
     fn holder(&self, family: Family, addr: u128) -> Option<u32> {
         if addr == 0 {
             return None;
@@ -283,6 +303,7 @@ pub fn bind_disjoint(t: &Tables<'_>, a: (Subject, Bound), b: (Subject, Bound)) -
 /// socket of `who`? A managed uid's socket gets only packets to its own
 /// addresses (on its interfaces, if it has any); another non-root uid's
 /// socket none to a managed uid's address.
+#[inline]
 pub fn receive(t: &Tables<'_>, who: Subject, family: Family, daddr: u128, dif: u32) -> bool {
     match who {
         Subject::Root | Subject::Unknown => true,
@@ -352,6 +373,7 @@ pub enum Packet {
 /// a managed uid's socket leaves only from that uid's address and through
 /// its interfaces, one of another non-root uid's socket never from a
 /// managed uid's address.
+#[inline]
 pub fn local_out(t: &Tables<'_>, who: Subject, family: Family, src: u128, out: u32) -> Packet {
     const DROP: Packet = Packet::Drop(Errno::Perm, Counter::PacketsDropped);
     match who {

@@ -645,6 +645,8 @@ proptest! {
             DROP
         };
         prop_assert_eq!(local_out(&t, who, family, addr, ifindex), want_out);
+        let owners_table = m.owner(family, addr).and_then(|u| list.iter().find(|e| e.uid == u)).map(|e| e.table);
+        prop_assert_eq!(t.owner_table(family, addr), owners_table);
 
         let got = route_source(&t, who, family, dst, ifindex, addr, given);
         let own: Vec<Entry> = list.iter().filter(|e| e.uid == uid).copied().collect();
