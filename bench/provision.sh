@@ -10,6 +10,16 @@
 #   bench/provision.sh [N...]          default: 1000 16000 65536
 #   UOA_NETNS_CAP=4000 caps the netns side (it costs milliseconds a slice
 #   under TCG); its per-slice figures then come from the capped count.
+#   UOA_PROVISION_ICOUNT=1             QEMU counts instructions (-icount
+#                                      shift=0,sleep=off): a guest second is
+#                                      10^9 instructions. Not the default: a
+#                                      namespace's cost lies largely in what
+#                                      TCG makes slow and an instruction
+#                                      count does not see (TLB flushes, IPIs,
+#                                      zeroing pages), so the ratio then
+#                                      favours namespaces (17x at 1,000 slices
+#                                      where wall-clock time gave 75-97x).
+#   UOA_PROVISION_ROUNDS=3             timed UOA runs per size (median, range)
 #   UOA_PROVISION_OUT=FILE.md          where the table goes (the JSON next to
 #                                      it, .json); by default
 #                                      bench/results/provision-latest.md for the
@@ -37,7 +47,14 @@ ko=$(tools/build-kmod.sh | tail -n1)
 cargo build --quiet --release --bins
 sizes="${*:-1000 16000 65536}"
 raw=/tmp/uoa-provision.log
-UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" "UOA_KO=$ko UOA_NETNS_CAP=$cap /usr/bin/python3 bench/guest/provision.py $sizes" 2>&1 |
+icount=${UOA_PROVISION_ICOUNT:-0}
+[[ $icount =~ ^[01]$ ]] || die "UOA_PROVISION_ICOUNT must be 0 or 1: $icount"
+rounds=${UOA_PROVISION_ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "UOA_PROVISION_ROUNDS must be a number: $rounds"
+qemu_opts=""
+[ "$icount" = 1 ] && qemu_opts="-icount shift=0,sleep=off"
+UOA_QEMU_OPTS=$qemu_opts UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
+	"UOA_KO=$ko UOA_NETNS_CAP=$cap UOA_PROVISION_ROUNDS=$rounds /usr/bin/python3 bench/guest/provision.py $sizes" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 
 # The guest's output between two marker lines, without the kernel's.
@@ -56,7 +73,7 @@ mkdir -p "$(dirname "$out")"
 	echo
 	echo "Measured $(date -u +%Y-%m-%d) by \`bench/provision.sh${*:+ $*}\` at commit" \
 		"$(git describe --always --dirty 2>/dev/null || echo unknown), QEMU under" \
-		"$([ "${UOA_KVM:-0}" = 1 ] && echo KVM || echo TCG) (wall-clock time in the guest) on a $(nproc)-core" \
+		"$([ "${UOA_KVM:-0}" = 1 ] && echo KVM || echo TCG)$([ "$icount" = 1 ] && echo " with -icount shift=0,sleep=off (the guest's clock counts its instructions: a second is 10^9 of them)" || echo " (wall-clock time in the guest)") on a $(nproc)-core" \
 		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) host;" \
 		"whole run (build checks and VM boot included) $((took / 60)) min $((took % 60)) s."
 	echo

@@ -17,7 +17,7 @@ dropping caches, before and after; for UOA, whose policy is too small for
 that to see at low N, also the module's own count of the bytes its policy
 holds (UOA_A_STATUS_MEMORY).
 
-    UOA_KO=... [UOA_NETNS_CAP=4000] python3 bench/guest/provision.py N...
+    UOA_KO=... [UOA_NETNS_CAP=4000] [UOA_PROVISION_ROUNDS=3] python3 bench/guest/provision.py N...
 """
 
 import json
@@ -35,6 +35,9 @@ UOAMAP = "/tmp/uoamap"
 FIRST_UID = 100000      # slice i is uid and table FIRST_UID + i
 PER_DUMMY = 1024
 MAX_RULES = 6           # `ip -4 rule` lines: the 3 stock ones, UOA's 2, 1 to spare
+# Timed UOA runs per size (after a warm-up): the table gives their median and
+# range. A netns side of 1,000 slices takes a minute; it is measured once.
+ROUNDS = int(os.environ.get("UOA_PROVISION_ROUNDS", "3"))
 
 
 def log(msg):
@@ -139,10 +142,17 @@ def uoa_slices(n):
         return (module_bytes, *check_routing(n))
 
     measure(apply, gone)  # warm-up: page cache, slab caches
-    result = measure(apply, gone, inspect)
+    runs = [measure(apply, gone, inspect) for _ in range(ROUNDS)]
     os.unlink(path)
     sh("ip -batch -", input="".join(f"link del {d}\n" for d in dummies(n)))
-    return result
+    applies = sorted(r[0] for r in runs)
+    _, used, seen, _ = runs[0]
+    return applies, used, seen, median([r[3] for r in runs])
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
 
 
 def netns_slices(n):
@@ -164,20 +174,22 @@ def report(rows, cap, took):
       f"`ADDR UID TABLE dev dumK` and its table holding the address's connected route; "
       f"entries, rules (two l3mdev rules per family, whatever N) and routes added by one timed "
       f"`uoamap apply FILE` and removed by one timed `uoamap flush` (uoamap copied to the "
-      f"guest's /tmp first: an exec over the VM's 9p root costs a quarter second). A netns slice: a network "
+      f"guest's /tmp first: an exec over the VM's 9p root costs a quarter second), after a "
+      f"warm-up, {ROUNDS} times: the median, the range in brackets. A netns slice: a network "
       f"namespace and a veth pair (`ip -batch`); at most {cap:,} of them, so the netns figures "
       f"are per slice from the capped count. Kernel memory: Slab + VmallocUsed before and after, "
       f"caches dropped; for UOA also the module's own count. Ratios: netns per slice over "
       f"UOA's apply per slice, memory over the larger of UOA's two.")
     w("")
-    w("| slices | UOA apply µs/slice | UOA flush µs/slice | UOA B/slice (module) "
+    w("| slices | UOA apply µs/slice (range) | UOA flush µs/slice | UOA B/slice (module) "
       "| UOA B/slice (slab) | `ip -4 rule` lines | routes, all tables | netns+veth slices "
       "| netns µs/slice | netns B/slice (slab) | time ratio | memory ratio |")
     w("|" + "---|" * 12)
     for r in rows:
         n, m = r["slices"], r["netns_slices"]
         u_t, n_t = r["uoa_apply_s"] / n * 1e6, r["netns_s"] / m * 1e6
-        w(f"| {n:,} | {u_t:,.1f} | {r['uoa_flush_s'] / n * 1e6:,.1f} "
+        lo, hi = (min(r["uoa_apply_s_runs"]) / n * 1e6, max(r["uoa_apply_s_runs"]) / n * 1e6)
+        w(f"| {n:,} | {u_t:,.1f} ({lo:,.1f}-{hi:,.1f}) | {r['uoa_flush_s'] / n * 1e6:,.1f} "
           f"| {r['uoa_module_bytes'] / n:,.0f} | {r['uoa_slab_bytes'] / n:,.0f} "
           f"| {r['ip_rule_lines']} | {r['routes_all_tables']:,} | {m:,} | {n_t:,.0f} "
           f"| {r['netns_slab_bytes'] / m:,.0f} | {r['time_ratio']:,.0f}x | {r['memory_ratio']:,.0f}x |")
@@ -195,8 +207,10 @@ def main():
     cap = int(os.environ.get("UOA_NETNS_CAP", "4000"))
     rows = []
     for n in sizes:
-        ut, u_slab, (u_module, rules, routes), uf = uoa_slices(n)
-        log(f"N={n}: UOA apply {ut:.2f} s, flush {uf:.2f} s, slab {u_slab:,} B, module {u_module:,} B, "
+        applies, u_slab, (u_module, rules, routes), uf = uoa_slices(n)
+        ut = median(applies)
+        log(f"N={n}: UOA apply {ut:.2f} s ({applies[0]:.2f}-{applies[-1]:.2f}), flush {uf:.2f} s, "
+            f"slab {u_slab:,} B, module {u_module:,} B, "
             f"{rules} rule lines, {routes:,} routes")
         m = min(n, cap)
         nt, n_slab, _, _ = netns_slices(m)
@@ -204,6 +218,7 @@ def main():
         rows.append({
             "slices": n,
             "uoa_apply_s": ut,
+            "uoa_apply_s_runs": applies,
             "uoa_flush_s": uf,
             "uoa_module_bytes": u_module,
             "uoa_slab_bytes": u_slab,

@@ -14,6 +14,7 @@ use neli::{
     FromBytesWithInput, Size, ToBytes,
 };
 use std::fmt::{Debug, Display};
+use std::os::fd::AsRawFd;
 
 /// How many times a dump is tried before giving up on data (a policy,
 /// routing tables) that keeps changing under it.
@@ -163,13 +164,14 @@ where
     }
 }
 
-/// Sends `requests` (each with NLM_F_ACK and its own sequence number)
-/// without waiting between them, then reads their acks: one round trip's
-/// worth of waiting for many requests, which matters when a tool makes
-/// tens of thousands of routes. Returns each request's outcome, in order;
-/// the kernel handles them in order too. Keep a batch small enough that
-/// its acks fit the socket's receive buffer (each takes about a kilobyte
-/// of it).
+/// Sends `requests` (each with its own sequence number, only the last with
+/// NLM_F_ACK) in one datagram, then reads the answers: one system call
+/// each way for many requests, which matters when a tool makes tens of
+/// thousands of routes. The kernel handles a datagram's messages in order
+/// before `send` returns and answers every failing one, so the last one's
+/// ack (or error) comes after every other answer. Returns each request's
+/// outcome, in order. Keep a batch small enough that its errors fit the
+/// socket's receive buffer (each takes about a kilobyte of it).
 pub fn exchange_all<T, S>(
     sock: &NlSocketHandle,
     requests: &[Nlmsghdr<T, S>],
@@ -178,31 +180,95 @@ where
     T: NlType + Debug,
     S: Size + ToBytes + Debug,
 {
-    for r in requests {
-        sock.send(r).map_err(net)?;
+    let Some(last) = requests.last() else {
+        return Ok(Vec::new());
+    };
+    if !last.nl_flags().contains(NlmF::ACK) {
+        return Err(Error::Netlink(
+            "a batch's last request must ask for an ack".into(),
+        ));
     }
-    let mut pending: std::collections::HashMap<u32, usize> = requests
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (*r.nl_seq(), i))
-        .collect();
-    let mut outcomes: Vec<Result<(), Error>> = requests.iter().map(|_| Ok(())).collect();
-    while !pending.is_empty() {
+    let mut bytes = Vec::new();
+    for r in requests {
+        let mut c = std::io::Cursor::new(std::mem::take(&mut bytes));
+        c.set_position(c.get_ref().len() as u64);
+        r.to_bytes(&mut c).map_err(net)?;
+        bytes = c.into_inner();
+        bytes.resize(bytes.len().next_multiple_of(4), 0);
+    }
+    let sent = nix::sys::socket::send(
+        sock.as_raw_fd(),
+        &bytes,
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .map_err(net)?;
+    if sent != bytes.len() {
+        return Err(Error::Netlink(format!(
+            "sent {sent} of a batch's {} bytes",
+            bytes.len()
+        )));
+    }
+    let mut batch = Batch::new(requests.iter().map(|r| *r.nl_seq()));
+    loop {
         let (msgs, _) = sock.recv::<u16, Buffer>().map_err(net)?;
         for m in msgs {
-            let m = m.map_err(net)?;
-            let Some(&i) = pending.get(m.nl_seq()) else {
-                continue;
-            };
-            if let Some(outcome) = Replies::new(*m.nl_seq()).take(&m).transpose() {
-                pending.remove(m.nl_seq());
-                if let (Err(e), Some(slot)) = (outcome, outcomes.get_mut(i)) {
-                    *slot = Err(e);
-                }
+            if batch.take(&m.map_err(net)?) {
+                return Ok(batch.outcomes);
             }
         }
     }
-    Ok(outcomes)
+}
+
+/// The outcomes of a batch of requests sent together, of which only the
+/// last asks for an ack, as its answers arrive: a request that nothing
+/// answers succeeded.
+#[derive(Debug)]
+pub struct Batch {
+    index: std::collections::HashMap<u32, usize>,
+    last: Option<u32>,
+    outcomes: Vec<Result<(), Error>>,
+}
+
+impl Batch {
+    /// For requests of these sequence numbers, in the order sent.
+    pub fn new(seqs: impl Iterator<Item = u32>) -> Self {
+        let mut index = std::collections::HashMap::new();
+        let mut last = None;
+        for (i, seq) in seqs.enumerate() {
+            index.insert(seq, i);
+            last = Some(seq);
+        }
+        let outcomes = (0..index.len()).map(|_| Ok(())).collect();
+        Batch {
+            index,
+            last,
+            outcomes,
+        }
+    }
+
+    /// Takes a received message; says whether the batch is over (the last
+    /// request has been answered). Messages of other requests are skipped.
+    pub fn take(&mut self, m: &Nlmsghdr<u16, Buffer>) -> bool {
+        let seq = *m.nl_seq();
+        let Some(&i) = self.index.get(&seq) else {
+            return false;
+        };
+        let answered = match Replies::new(seq).take(m) {
+            Ok(answer) => answer.is_some(),
+            Err(e) => {
+                if let Some(slot) = self.outcomes.get_mut(i) {
+                    *slot = Err(e);
+                }
+                true
+            }
+        };
+        answered && Some(seq) == self.last
+    }
+
+    /// Each request's outcome so far, in order.
+    pub fn outcomes(&self) -> &[Result<(), Error>] {
+        &self.outcomes
+    }
 }
 
 /// Runs `attempt`, a whole dump, until one completes uninterrupted, at most

@@ -139,26 +139,29 @@ impl Rtnl {
         Ok(())
     }
 
-    /// Sends requests of `kind` (with NLM_F_ACK) in batches, each without
-    /// waiting for the one before (see [`replies::exchange_all`]); returns
-    /// each one's outcome, in order.
+    /// Sends requests of `kind` in batches of one datagram each, of which
+    /// only the last request asks for an ack (see [`replies::exchange_all`]);
+    /// returns each one's outcome, in order.
     pub fn call_all<P: Size + ToBytes>(
         &self,
         kind: Rtm,
         flags: NlmF,
         payloads: &[P],
     ) -> Result<Vec<Result<(), Error>>, Error> {
-        // Each ack takes about a kilobyte of the socket's receive buffer
-        // (208 KiB by default); a batch whose acks overflow it loses them.
+        // Each error takes about a kilobyte of the socket's receive buffer
+        // (208 KiB by default); a batch whose errors overflow it loses them.
         const BATCH: usize = 64;
         let mut out = Vec::with_capacity(payloads.len());
         for chunk in payloads.chunks(BATCH) {
+            let last = chunk.len() - 1;
             let requests = chunk
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(i, p)| {
                     let seq = self.seq.get().wrapping_add(1);
                     self.seq.set(seq);
-                    request(kind, flags | NlmF::ACK, seq, payload_bytes(p)?)
+                    let ack = if i == last { NlmF::ACK } else { NlmF::empty() };
+                    request(kind, flags | ack, seq, payload_bytes(p)?)
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
             out.extend(

@@ -176,18 +176,33 @@ fn print_counters(
 }
 
 /// Applies one batch to the module, then brings rules and tables along
-/// (unless --no-routing): the policy routing follows the entries.
+/// (unless --no-routing) and the shapes: the policy routing and the tc
+/// classes follow the entries.
 fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> Result<()> {
     let before = if cli.no_routing {
         Vec::new()
     } else {
         client.entries(None)?
     };
+    set_and_route(cli, client, replace, changes, &before)?;
+    shaping::follow_entries(client)
+}
+
+/// Applies one batch to the module and syncs the policy routing from
+/// `before` (the entries the batch was made against; unused with
+/// --no-routing) to the module's entries after it.
+fn set_and_route(
+    cli: &Cli,
+    client: &Client,
+    replace: Replace,
+    changes: &[Change],
+    before: &[Entry],
+) -> Result<()> {
     client.set(replace, changes)?;
     if !cli.no_routing {
-        routing::PolicyRouting::connect()?.sync(&before, &client.entries(None)?)?;
+        routing::PolicyRouting::connect()?.sync(before, &client.entries(None)?)?;
     }
-    shaping::follow_entries(client)
+    Ok(())
 }
 
 /// The shapes as lines: what `show` and `save` print.
@@ -241,7 +256,12 @@ fn saved_limits(client: &Client) -> Result<Vec<config::Limit>> {
 /// Makes the route limits those of a file (`(None, n)`: the default):
 /// the default is the built-in one unless the file names another, and a
 /// managed uid the file names no limit for follows the default.
-fn apply_limits(client: &Client, limits: &[(Option<u32>, u32)]) -> Result<()> {
+/// `counters` is a dump of every uid's, taken before.
+fn apply_limits(
+    client: &Client,
+    limits: &[(Option<u32>, u32)],
+    counters: &[uoa_genl::Counters],
+) -> Result<()> {
     let default = limits
         .iter()
         .rev()
@@ -250,7 +270,7 @@ fn apply_limits(client: &Client, limits: &[(Option<u32>, u32)]) -> Result<()> {
     if client.status()?.route_limit != default {
         client.set_route_limit(None, default)?;
     }
-    for c in client.counters(None)? {
+    for c in counters {
         let Some(uid) = c.uid else { continue };
         let own = limits
             .iter()
@@ -401,9 +421,11 @@ fn run(cli: &Cli) -> Result<()> {
                 shaping::amend(&mut plan, l, &users).with_context(|| format!("in {file}: {l}"))?;
             }
             let client = Client::connect()?;
-            let changes = config::diff(&client.entries(None)?, &wanted);
+            let before = client.entries(None)?;
+            let changes = config::diff(&before, &wanted);
             if !changes.is_empty() {
-                change(cli, &client, Replace::Nothing, &changes)?;
+                // The shapes follow below, with the file's.
+                set_and_route(cli, &client, Replace::Nothing, &changes, &before)?;
             }
             if !cli.no_routing {
                 // The entries just added got their connected routes with the
@@ -423,10 +445,12 @@ fn run(cli: &Cli) -> Result<()> {
                     .collect();
                 routing::PolicyRouting::connect()?.restore_connected(&kept)?;
             }
-            apply_limits(&client, &limits)?;
+            // One dump of the counters for both: the limits change no class.
+            let counters = client.counters(None)?;
+            apply_limits(&client, &limits, &counters)?;
             // Shapes: exactly the file's (checked above).
             let shaper = shaping::Shaper::connect()?;
-            let current = shaper.read(&client)?;
+            let current = shaper.read_with(&counters)?;
             // The module's entries are the file's now (the change above).
             shaper.apply(&client, &current, &plan, &wanted)?;
             let added = changes

@@ -22,7 +22,7 @@ use neli::consts::{nl::NlmF, rtnl::Rtm};
 use neli::rtnl::Tcmsg;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use uoa_genl::{Client, Entry};
+use uoa_genl::{Client, Counters, Entry};
 use uoa_policy::shaping::{
     self, class_id, uid_class, uid_minor, Minors, Rate, RateError, Shape, DEFAULT_MINOR, HTB_MAJOR,
     ROOT_MINOR,
@@ -431,8 +431,12 @@ impl Shaper {
 
     /// Reads UOA's HTBs and classes, and whose each class is.
     pub fn read(&self, client: &Client) -> Result<Current> {
-        let classes: BTreeMap<u32, u32> = client
-            .counters(None)?
+        self.read_with(&client.counters(None)?)
+    }
+
+    /// [`Shaper::read`] with every uid's counters already dumped.
+    pub fn read_with(&self, counters: &[Counters]) -> Result<Current> {
+        let classes: BTreeMap<u32, u32> = counters
             .iter()
             .filter_map(|c| Some((c.uid?, c.class?)))
             .collect();

@@ -132,6 +132,51 @@ fn errors_keep_the_errno_and_the_extack_message() {
     assert!(matches!(e, Error::Kernel { errno: 22, .. }));
 }
 
+/// Feeds `msgs` to a [`Batch`] of requests `seqs` as [`exchange_all`]
+/// does; the outcomes once it is over, or None if the messages ran out.
+fn batch(seqs: &[u32], msgs: &[Nlmsghdr<u16, Buffer>]) -> Option<Vec<Result<(), Error>>> {
+    let mut b = Batch::new(seqs.iter().copied());
+    for m in msgs {
+        if b.take(m) {
+            return Some(b.outcomes().to_vec());
+        }
+    }
+    None
+}
+
+#[test]
+fn a_batch_ends_with_its_last_requests_answer() {
+    // Silence is success; the last one's ack ends the batch.
+    assert_eq!(
+        batch(&[7, 8, 9], &[ack(0, 9)]),
+        Some(vec![Ok(()), Ok(()), Ok(())])
+    );
+    // Errors come before, each for its own request; others' are skipped.
+    let out = batch(
+        &[7, 8, 9],
+        &[
+            error_msg(8, 17, Some("exists")),
+            error_msg(3, 1, None),
+            ack(0, 9),
+        ],
+    )
+    .unwrap();
+    assert_eq!(out[0], Ok(()));
+    assert_eq!(
+        out[1],
+        Err(Error::Kernel {
+            errno: 17,
+            message: Some("exists".into())
+        })
+    );
+    assert_eq!(out[2], Ok(()));
+    // The last one's error ends it too.
+    let out = batch(&[7, 8, 9], &[error_msg(9, 22, None)]).unwrap();
+    assert!(matches!(out[2], Err(Error::Kernel { errno: 22, .. })));
+    // An error of an earlier request does not.
+    assert_eq!(batch(&[7, 8, 9], &[error_msg(7, 22, None)]), None);
+}
+
 #[test]
 fn a_dump_is_read_up_to_done_skipping_other_requests() {
     let msgs = [
