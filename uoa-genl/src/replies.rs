@@ -188,14 +188,11 @@ where
             "a batch's last request must ask for an ack".into(),
         ));
     }
-    let mut bytes = Vec::new();
+    let mut c = std::io::Cursor::new(Vec::new());
     for r in requests {
-        let mut c = std::io::Cursor::new(std::mem::take(&mut bytes));
-        c.set_position(c.get_ref().len() as u64);
         r.to_bytes(&mut c).map_err(net)?;
-        bytes = c.into_inner();
-        bytes.resize(bytes.len().next_multiple_of(4), 0);
     }
+    let bytes = c.into_inner();
     let sent = nix::sys::socket::send(
         sock.as_raw_fd(),
         &bytes,
@@ -213,7 +210,7 @@ where
         let (msgs, _) = sock.recv::<u16, Buffer>().map_err(net)?;
         for m in msgs {
             if batch.take(&m.map_err(net)?) {
-                return Ok(batch.outcomes);
+                return Ok(batch.into_outcomes());
             }
         }
     }
@@ -223,7 +220,7 @@ where
 /// last asks for an ack, as its answers arrive: a request that nothing
 /// answers succeeded.
 #[derive(Debug)]
-pub struct Batch {
+struct Batch {
     index: std::collections::HashMap<u32, usize>,
     last: Option<u32>,
     outcomes: Vec<Result<(), Error>>,
@@ -231,7 +228,7 @@ pub struct Batch {
 
 impl Batch {
     /// For requests of these sequence numbers, in the order sent.
-    pub fn new(seqs: impl Iterator<Item = u32>) -> Self {
+    fn new(seqs: impl Iterator<Item = u32>) -> Self {
         let mut index = std::collections::HashMap::new();
         let mut last = None;
         for (i, seq) in seqs.enumerate() {
@@ -248,7 +245,7 @@ impl Batch {
 
     /// Takes a received message; says whether the batch is over (the last
     /// request has been answered). Messages of other requests are skipped.
-    pub fn take(&mut self, m: &Nlmsghdr<u16, Buffer>) -> bool {
+    fn take(&mut self, m: &Nlmsghdr<u16, Buffer>) -> bool {
         let seq = *m.nl_seq();
         let Some(&i) = self.index.get(&seq) else {
             return false;
@@ -265,9 +262,9 @@ impl Batch {
         answered && Some(seq) == self.last
     }
 
-    /// Each request's outcome so far, in order.
-    pub fn outcomes(&self) -> &[Result<(), Error>] {
-        &self.outcomes
+    /// Each request's outcome, in order.
+    fn into_outcomes(self) -> Vec<Result<(), Error>> {
+        self.outcomes
     }
 }
 

@@ -138,7 +138,7 @@ fn batch(seqs: &[u32], msgs: &[Nlmsghdr<u16, Buffer>]) -> Option<Vec<Result<(), 
     let mut b = Batch::new(seqs.iter().copied());
     for m in msgs {
         if b.take(m) {
-            return Some(b.outcomes().to_vec());
+            return Some(b.into_outcomes());
         }
     }
     None
