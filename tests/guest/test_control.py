@@ -162,6 +162,13 @@ def test_large_table_dumps_in_many_messages():
     finally:
         g.close()
     uoa.uoamap("flush")
+    # A refused request of as many entries still names what is wrong (the
+    # kernel's error does not quote the request, some hundred kilobytes),
+    # and changes nothing.
+    bad = "\n".join(lines + ["10.0.0.0/8 2999 3999"]) + "\n"
+    p = uoa.sh(f"{uoa.UOAMAP} apply -", input=bad, check=False)
+    assert p.returncode == 1 and "10.0.0.0/8 overlaps 10." in p.stderr, p.stderr
+    assert show() == []
 
 
 def set_raw(payload):

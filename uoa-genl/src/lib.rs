@@ -345,6 +345,7 @@ impl Client {
         let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| net(&e))?;
         sock.enable_ext_ack(true).map_err(|e| net(&e))?;
+        replies::cap_acks(&sock)?;
         // SAFETY: the descriptor is the open socket `sock` owns, alive for the call.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sock.as_raw_fd()) };
         // Best effort: without the capability the default buffer stays.

@@ -59,6 +59,24 @@ pub enum Outcome<P> {
     Interrupted,
 }
 
+impl Outcome<Buffer> {
+    /// The same outcome, each raw payload read as a `P`.
+    fn parse<P: FromBytesWithInput<Input = usize>>(self) -> Result<Outcome<P>, Error> {
+        Ok(match self {
+            Outcome::Complete(raw) => Outcome::Complete(
+                raw.iter()
+                    .map(|b| {
+                        let len = b.as_ref().len();
+                        P::from_bytes_with_input(&mut std::io::Cursor::new(b.as_ref()), len)
+                            .map_err(net)
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Outcome::Interrupted => Outcome::Interrupted,
+        })
+    }
+}
+
 impl<P> Outcome<P> {
     /// The replies of a request that is not a dump. Only dumps are flagged:
     /// fail rather than trust such a reply.
@@ -153,12 +171,11 @@ where
     P: Size + FromBytesWithInput<Input = usize> + Debug + Clone,
 {
     sock.send(request).map_err(net)?;
-    let mut replies = Replies::new(*request.nl_seq());
+    let mut replies = Replies::<Buffer>::new(*request.nl_seq());
     loop {
-        let (msgs, _) = sock.recv::<u16, P>().map_err(net)?;
-        for m in msgs {
-            if let Some(outcome) = replies.take(&m.map_err(net)?)? {
-                return Ok(outcome);
+        for m in recv_datagram(sock)? {
+            if let Some(outcome) = replies.take(&m)? {
+                return outcome.parse();
             }
         }
     }
@@ -207,13 +224,89 @@ where
     }
     let mut batch = Batch::new(requests.iter().map(|r| *r.nl_seq()));
     loop {
-        let (msgs, _) = sock.recv::<u16, Buffer>().map_err(net)?;
-        for m in msgs {
-            if batch.take(&m.map_err(net)?) {
+        for m in recv_datagram(sock)? {
+            if batch.take(&m) {
                 return Ok(batch.into_outcomes());
             }
         }
     }
+}
+
+/// Asks the kernel not to quote a failed request in its error
+/// (NETLINK_CAP_ACK): the quote of a batch of 65,536 entries is megabytes,
+/// more than the socket's receive buffer holds, so the error and its extack
+/// message would be dropped and the tool would see only ENOBUFS.
+pub fn cap_acks(sock: &NlSocketHandle) -> Result<(), Error> {
+    let on: nix::libc::c_int = 1;
+    // SAFETY: the descriptor is the open socket `sock` owns; the option's
+    // value is the int `on`, alive for the call, and its size is given.
+    let r = unsafe {
+        nix::libc::setsockopt(
+            sock.as_raw_fd(),
+            nix::libc::SOL_NETLINK,
+            nix::libc::NETLINK_CAP_ACK,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of_val(&on) as nix::libc::socklen_t,
+        )
+    };
+    nix::errno::Errno::result(r).map(drop).map_err(net)
+}
+
+/// Reads one datagram whole, its size peeked first (a batch's answers can
+/// outgrow any fixed buffer), and parses its messages, payloads raw.
+fn recv_datagram(sock: &NlSocketHandle) -> Result<Vec<Nlmsghdr<u16, Buffer>>, Error> {
+    use nix::sys::socket::{recv, MsgFlags};
+    let fd = sock.as_raw_fd();
+    let retry = |flags: MsgFlags, buf: &mut [u8]| loop {
+        match recv(fd, buf, flags) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => break r.map_err(net),
+        }
+    };
+    // On a netlink socket, MSG_TRUNC makes recv return the datagram's size.
+    let size = retry(MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC, &mut [])?;
+    let mut bytes = vec![0; size];
+    let got = retry(MsgFlags::empty(), &mut bytes)?;
+    bytes.truncate(got);
+    parse_datagram(&mut bytes)
+}
+
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_CAPPED: u16 = 0x100;
+const NLMSG_HDRLEN: usize = 16;
+
+/// The messages of a datagram. A capped error (NETLINK_CAP_ACK) quotes the
+/// failed request's header alone, but that header's length still counts
+/// the payload left out; it is set to the header's, so that the quote is
+/// read as what the message holds and the extack after it is found.
+fn parse_datagram(bytes: &mut [u8]) -> Result<Vec<Nlmsghdr<u16, Buffer>>, Error> {
+    let total = bytes.len();
+    let mut msgs = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let bad = || Error::Netlink(format!("a malformed message in a {total}-byte datagram"));
+        let len = rest
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(|b| u32::from_ne_bytes(b) as usize)
+            .filter(|&len| (NLMSG_HDRLEN..=rest.len()).contains(&len))
+            .ok_or_else(bad)?;
+        let (msg, tail) = rest.split_at_mut(len);
+        let ty = u16::from_ne_bytes([msg[4], msg[5]]);
+        let flags = u16::from_ne_bytes([msg[6], msg[7]]);
+        // Header, error code, the quoted header.
+        if ty == NLMSG_ERROR && flags & NLM_F_CAPPED != 0 && len >= 2 * NLMSG_HDRLEN + 4 {
+            msg[20..24].copy_from_slice(&(NLMSG_HDRLEN as u32).to_ne_bytes());
+        }
+        // neli reads a message's padding too, which the datagram's last
+        // message may lack.
+        let aligned = len.next_multiple_of(4);
+        let mut padded = msg.to_vec();
+        padded.resize(aligned, 0);
+        msgs.push(neli::FromBytes::from_bytes(&mut std::io::Cursor::new(padded)).map_err(net)?);
+        rest = tail.get_mut(aligned - len..).unwrap_or_default();
+    }
+    Ok(msgs)
 }
 
 /// The outcomes of a batch of requests sent together, of which only the

@@ -121,6 +121,7 @@ impl Rtnl {
     pub fn connect() -> Result<Self, Error> {
         let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(net)?;
         sock.enable_ext_ack(true).map_err(net)?;
+        replies::cap_acks(&sock)?;
         Ok(Rtnl {
             sock,
             seq: Cell::new(0),

@@ -16,18 +16,24 @@ const DUMP_INTR: u16 = NlmF::DUMP_INTR.bits();
 /// A type of data message: RTM_NEWROUTE, or a generic netlink family.
 const DATA: u16 = 24;
 
-/// A netlink message as the socket reads it: header, then payload.
-fn nlmsg<P>(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Nlmsghdr<u16, P>
-where
-    P: Size + FromBytesWithInput<Input = usize>,
-{
+/// A netlink message's bytes: header, then payload.
+fn raw(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
     let mut b = ((16 + payload.len()) as u32).to_ne_bytes().to_vec();
     b.extend(ty.to_ne_bytes());
     b.extend(flags.to_ne_bytes());
     b.extend(seq.to_ne_bytes());
     b.extend(4242u32.to_ne_bytes());
     b.extend(payload);
-    neli::FromBytes::from_bytes(&mut Cursor::new(b)).expect("netlink message")
+    b
+}
+
+/// A netlink message as the socket reads it.
+fn nlmsg<P>(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Nlmsghdr<u16, P>
+where
+    P: Size + FromBytesWithInput<Input = usize>,
+{
+    neli::FromBytes::from_bytes(&mut Cursor::new(raw(ty, flags, seq, payload)))
+        .expect("netlink message")
 }
 
 /// A dump message of request `seq`, told apart by `id`.
@@ -342,4 +348,44 @@ fn the_kernels_refusal_reads_message_then_errno() {
         kernel_error_text(1, None),
         "Operation not permitted (os error 1)"
     );
+}
+
+#[test]
+fn a_capped_error_keeps_its_extack_message() {
+    // As the kernel sends an error with NETLINK_CAP_ACK: the quoted header
+    // alone, its length still counting the 12 bytes of payload left out.
+    let mut p = (-17i32).to_ne_bytes().to_vec();
+    p.extend(&quoted_request(5, &[0; 12])[..16]);
+    p.extend(attr(1, b"10.1.3.0/24 overlaps 10.1.3.1 of uid 1011\0"));
+    // After a 3-byte payload, padded to 4 in the datagram.
+    let mut datagram = raw(DATA, MULTI, 5, &[1, 2, 3]);
+    datagram.push(0);
+    datagram.extend(raw(2, 0x100 | 0x200, 5, &p));
+    let msgs = parse_datagram(&mut datagram).unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(
+        collect(5, &msgs).unwrap_err(),
+        Error::Kernel {
+            errno: 17,
+            message: Some("10.1.3.0/24 overlaps 10.1.3.1 of uid 1011".into())
+        }
+    );
+    // An uncapped error (a kernel that ignores the option) reads the same.
+    let mut datagram = raw(2, 0, 5, &{
+        let mut p = (-17i32).to_ne_bytes().to_vec();
+        p.extend(quoted_request(5, &[0; 12]));
+        p
+    });
+    let msgs = parse_datagram(&mut datagram).unwrap();
+    assert!(matches!(collect(5, &msgs), Err(Error::Kernel { errno: 17, message: None })));
+}
+
+#[test]
+fn a_malformed_datagram_is_an_error() {
+    // A length past the datagram's end, and one shorter than a header.
+    for len in [64u32, 8] {
+        let mut d = raw(DATA, 0, 1, &[0; 4]);
+        d[..4].copy_from_slice(&len.to_ne_bytes());
+        assert!(matches!(parse_datagram(&mut d), Err(Error::Netlink(_))));
+    }
 }
