@@ -167,7 +167,7 @@ def test_large_table_dumps_in_many_messages():
     # and changes nothing.
     bad = "\n".join(lines + ["10.0.0.0/8 2999 3999"]) + "\n"
     p = uoa.sh(f"{uoa.UOAMAP} apply -", input=bad, check=False)
-    assert p.returncode == 1 and "10.0.0.0/8 overlaps 10." in p.stderr, p.stderr
+    assert p.returncode == 1 and "overlaps" in p.stderr and "10.0.0.0/8" in p.stderr, p.stderr
     assert show() == []
 
 
