@@ -17,8 +17,9 @@
 #                                      TCG makes slow and an instruction
 #                                      count does not see (TLB flushes, IPIs,
 #                                      zeroing pages), so the ratio then
-#                                      favours namespaces (17x at 1,000 slices
-#                                      where wall-clock time gave 75-97x).
+#                                      favours namespaces (17x at 1,000 slices;
+#                                      the wall clock, both sides warmed up,
+#                                      gave 20x).
 #   UOA_PROVISION_ROUNDS=3             timed UOA runs per size (median, range)
 #   UOA_PROVISION_OUT=FILE.md          where the table goes (the JSON next to
 #                                      it, .json); by default
