@@ -233,9 +233,9 @@ where
 }
 
 /// Asks the kernel not to quote a failed request in its error
-/// (NETLINK_CAP_ACK): the quote of a batch of 65,536 entries is megabytes,
-/// more than the socket's receive buffer holds, so the error and its extack
-/// message would be dropped and the tool would see only ENOBUFS.
+/// (NETLINK_CAP_ACK): the quote of a request of 65,536 entries is megabytes
+/// that the tool would read only to skip them (neli's fixed 32 KiB buffer
+/// cut such an error short, and its extack message with it).
 pub fn cap_acks(sock: &NlSocketHandle) -> Result<(), Error> {
     let on: nix::libc::c_int = 1;
     // SAFETY: the descriptor is the open socket `sock` owns; the option's
