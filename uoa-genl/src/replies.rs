@@ -268,7 +268,7 @@ fn recv_datagram(sock: &NlSocketHandle) -> Result<Vec<Nlmsghdr<u16, Buffer>>, Er
     let mut bytes = vec![0; size];
     let got = retry(MsgFlags::empty(), &mut bytes)?;
     bytes.truncate(got);
-    parse_datagram(&mut bytes)
+    parse_datagram(&bytes)
 }
 
 const NLMSG_ERROR: u16 = 2;
@@ -279,7 +279,7 @@ const NLMSG_HDRLEN: usize = 16;
 /// failed request's header alone, but that header's length still counts
 /// the payload left out; it is set to the header's, so that the quote is
 /// read as what the message holds and the extack after it is found.
-fn parse_datagram(bytes: &mut [u8]) -> Result<Vec<Nlmsghdr<u16, Buffer>>, Error> {
+fn parse_datagram(bytes: &[u8]) -> Result<Vec<Nlmsghdr<u16, Buffer>>, Error> {
     let total = bytes.len();
     let mut msgs = Vec::new();
     let mut rest = bytes;
@@ -291,20 +291,20 @@ fn parse_datagram(bytes: &mut [u8]) -> Result<Vec<Nlmsghdr<u16, Buffer>>, Error>
             .map(|b| u32::from_ne_bytes(b) as usize)
             .filter(|&len| (NLMSG_HDRLEN..=rest.len()).contains(&len))
             .ok_or_else(bad)?;
-        let (msg, tail) = rest.split_at_mut(len);
-        let ty = u16::from_ne_bytes([msg[4], msg[5]]);
-        let flags = u16::from_ne_bytes([msg[6], msg[7]]);
-        // Header, error code, the quoted header.
-        if ty == NLMSG_ERROR && flags & NLM_F_CAPPED != 0 && len >= 2 * NLMSG_HDRLEN + 4 {
-            msg[20..24].copy_from_slice(&(NLMSG_HDRLEN as u32).to_ne_bytes());
-        }
+        let (msg, tail) = rest.split_at(len);
         // neli reads a message's padding too, which the datagram's last
         // message may lack.
         let aligned = len.next_multiple_of(4);
-        let mut padded = msg.to_vec();
-        padded.resize(aligned, 0);
-        msgs.push(neli::FromBytes::from_bytes(&mut std::io::Cursor::new(padded)).map_err(net)?);
-        rest = tail.get_mut(aligned - len..).unwrap_or_default();
+        let mut m = msg.to_vec();
+        m.resize(aligned, 0);
+        let ty = u16::from_ne_bytes([m[4], m[5]]);
+        let flags = u16::from_ne_bytes([m[6], m[7]]);
+        // Header, error code, the quoted header.
+        if ty == NLMSG_ERROR && flags & NLM_F_CAPPED != 0 && len >= 2 * NLMSG_HDRLEN + 4 {
+            m[20..24].copy_from_slice(&(NLMSG_HDRLEN as u32).to_ne_bytes());
+        }
+        msgs.push(neli::FromBytes::from_bytes(&mut std::io::Cursor::new(m)).map_err(net)?);
+        rest = tail.get(aligned - len..).unwrap_or_default();
     }
     Ok(msgs)
 }

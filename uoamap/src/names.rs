@@ -60,7 +60,10 @@ pub fn resolve_ifindex(name: &str) -> Result<u32> {
 /// 65,536 entries on as many addresses quadratic.
 pub fn ifname(index: u32) -> Option<String> {
     // nix 0.29 answers an unknown index with an empty name, not an error.
-    let name = nix::net::if_::if_indextoname(index).ok()?.into_string().ok()?;
+    let name = nix::net::if_::if_indextoname(index)
+        .ok()?
+        .into_string()
+        .ok()?;
     (!name.is_empty()).then_some(name)
 }
 

@@ -361,7 +361,7 @@ fn a_capped_error_keeps_its_extack_message() {
     let mut datagram = raw(DATA, MULTI, 5, &[1, 2, 3]);
     datagram.push(0);
     datagram.extend(raw(2, 0x100 | 0x200, 5, &p));
-    let msgs = parse_datagram(&mut datagram).unwrap();
+    let msgs = parse_datagram(&datagram).unwrap();
     assert_eq!(msgs.len(), 2);
     assert_eq!(
         collect(5, &msgs).unwrap_err(),
@@ -371,13 +371,19 @@ fn a_capped_error_keeps_its_extack_message() {
         }
     );
     // An uncapped error (a kernel that ignores the option) reads the same.
-    let mut datagram = raw(2, 0, 5, &{
+    let datagram = raw(2, 0, 5, &{
         let mut p = (-17i32).to_ne_bytes().to_vec();
         p.extend(quoted_request(5, &[0; 12]));
         p
     });
-    let msgs = parse_datagram(&mut datagram).unwrap();
-    assert!(matches!(collect(5, &msgs), Err(Error::Kernel { errno: 17, message: None })));
+    let msgs = parse_datagram(&datagram).unwrap();
+    assert!(matches!(
+        collect(5, &msgs),
+        Err(Error::Kernel {
+            errno: 17,
+            message: None
+        })
+    ));
 }
 
 #[test]
@@ -386,6 +392,6 @@ fn a_malformed_datagram_is_an_error() {
     for len in [64u32, 8] {
         let mut d = raw(DATA, 0, 1, &[0; 4]);
         d[..4].copy_from_slice(&len.to_ne_bytes());
-        assert!(matches!(parse_datagram(&mut d), Err(Error::Netlink(_))));
+        assert!(matches!(parse_datagram(&d), Err(Error::Netlink(_))));
     }
 }
