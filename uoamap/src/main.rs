@@ -184,23 +184,42 @@ fn change(cli: &Cli, client: &Client, replace: Replace, changes: &[Change]) -> R
     } else {
         client.entries(None)?
     };
-    set_and_route(cli, client, replace, changes, &before)?;
+    // A flush leaves what it says; after other batches, ask the module.
+    let after = match replace {
+        Replace::All if changes.is_empty() => Some(Vec::new()),
+        Replace::Uid(uid) if changes.is_empty() => {
+            Some(before.iter().filter(|e| e.uid != uid).copied().collect())
+        }
+        _ => None,
+    };
+    set_and_route(cli, client, replace, changes, &before, after.as_deref())?;
     shaping::follow_entries(client)
 }
 
 /// Applies one batch to the module and syncs the policy routing from
 /// `before` (the entries the batch was made against; unused with
-/// --no-routing) to the module's entries after it.
+/// --no-routing) to the module's entries after it: `after` when the caller
+/// knows them (a dump of 16,000 entries costs a tenth of `apply`'s time
+/// under TCG), else as the module dumps them.
 fn set_and_route(
     cli: &Cli,
     client: &Client,
     replace: Replace,
     changes: &[Change],
     before: &[Entry],
+    after: Option<&[Entry]>,
 ) -> Result<()> {
     client.set(replace, changes)?;
     if !cli.no_routing {
-        routing::PolicyRouting::connect()?.sync(before, &client.entries(None)?)?;
+        let dumped;
+        let after = match after {
+            Some(a) => a,
+            None => {
+                dumped = client.entries(None)?;
+                &dumped
+            }
+        };
+        routing::PolicyRouting::connect()?.sync(before, after)?;
     }
     Ok(())
 }
@@ -425,7 +444,15 @@ fn run(cli: &Cli) -> Result<()> {
             let changes = config::diff(&before, &wanted);
             if !changes.is_empty() {
                 // The shapes follow below, with the file's.
-                set_and_route(cli, &client, Replace::Nothing, &changes, &before)?;
+                // The batch is the diff: the module then holds `wanted`.
+                set_and_route(
+                    cli,
+                    &client,
+                    Replace::Nothing,
+                    &changes,
+                    &before,
+                    Some(&wanted),
+                )?;
             }
             if !cli.no_routing {
                 // The entries just added got their connected routes with the
