@@ -115,15 +115,15 @@ impl std::fmt::Display for Counters {
 impl Counters {
     fn from_attr(attr: &Nlattr<UoaAttr, Buffer>) -> Result<Self, Error> {
         let bad = |what: &str| Error::Reply(format!("counters: {what}"));
-        let h = attr
-            .get_attr_handle::<CounterAttr>()
-            .map_err(|e| bad(&e.to_string()))?;
-        let get = |kind, name| {
-            h.get_attr_payload_as::<u64>(kind)
-                .map_err(|_| bad(&format!("no {name}")))
+        let attrs = Nested::of("counters", attr)?;
+        let get = |kind: CounterAttr, name| {
+            attrs
+                .u64(kind.into())
+                .ok_or_else(|| bad(&format!("no {name}")))
         };
+        let opt = |kind: CounterAttr| attrs.u32(kind.into());
         Ok(Counters {
-            uid: h.get_attr_payload_as::<u32>(CounterAttr::Uid).ok(),
+            uid: opt(CounterAttr::Uid),
             binds_denied: get(CounterAttr::BindsDenied, "UOA_A_COUNTER_BINDS_DENIED")?,
             sources_denied: get(CounterAttr::SourcesDenied, "UOA_A_COUNTER_SOURCES_DENIED")?,
             sources_rewritten: get(
@@ -133,9 +133,9 @@ impl Counters {
             packets_dropped: get(CounterAttr::PacketsDropped, "UOA_A_COUNTER_PACKETS_DROPPED")?,
             routes_changed: get(CounterAttr::RoutesChanged, "UOA_A_COUNTER_ROUTES_CHANGED")?,
             routes_refused: get(CounterAttr::RoutesRefused, "UOA_A_COUNTER_ROUTES_REFUSED")?,
-            routes: h.get_attr_payload_as::<u32>(CounterAttr::Routes).ok(),
-            route_limit: h.get_attr_payload_as::<u32>(CounterAttr::RouteLimit).ok(),
-            class: h.get_attr_payload_as::<u32>(CounterAttr::Class).ok(),
+            routes: opt(CounterAttr::Routes),
+            route_limit: opt(CounterAttr::RouteLimit),
+            class: opt(CounterAttr::Class),
         })
     }
 
@@ -201,6 +201,42 @@ impl Status {
     }
 }
 
+/// The attributes nested in one UOA_A_ENTRY or UOA_A_COUNTERS, by type,
+/// read in place (a dump holds one per entry or uid: tens of thousands,
+/// which neli's attribute handles read with an allocation each). The first
+/// of a type counts; types this tool does not know are skipped.
+struct Nested<'a>([Option<&'a [u8]>; 16]);
+
+impl<'a> Nested<'a> {
+    fn of(what: &str, attr: &'a Nlattr<UoaAttr, Buffer>) -> Result<Self, Error> {
+        let mut by_type = [None; 16];
+        for (kind, payload) in
+            replies::attributes(what, attr.nla_payload().as_ref()).map_err(Error::Reply)?
+        {
+            if let Some(slot @ None) = by_type.get_mut(usize::from(kind)) {
+                *slot = Some(payload);
+            }
+        }
+        Ok(Nested(by_type))
+    }
+
+    fn get(&self, kind: u16) -> Option<&'a [u8]> {
+        self.0.get(usize::from(kind)).copied().flatten()
+    }
+
+    fn u8(&self, kind: u16) -> Option<u8> {
+        self.get(kind)?.try_into().ok().map(u8::from_ne_bytes)
+    }
+
+    fn u32(&self, kind: u16) -> Option<u32> {
+        self.get(kind)?.try_into().ok().map(u32::from_ne_bytes)
+    }
+
+    fn u64(&self, kind: u16) -> Option<u64> {
+        self.get(kind)?.try_into().ok().map(u64::from_ne_bytes)
+    }
+}
+
 /// Reads the entries of a GET_ENTRIES dump message.
 pub fn entries_from_msg(msg: &UoaMsg) -> Result<Vec<Entry>, Error> {
     let bad = |what: &str| Error::Reply(format!("entry: {what}"));
@@ -210,28 +246,23 @@ pub fn entries_from_msg(msg: &UoaMsg) -> Result<Vec<Entry>, Error> {
         .iter()
         .filter(|a| *a.nla_type().nla_type() == UoaAttr::Entry)
     {
-        let h = attr
-            .get_attr_handle::<EntryAttr>()
-            .map_err(|e| bad(&e.to_string()))?;
+        let h = Nested::of("entry", attr)?;
         let addr = h
-            .get_attribute(EntryAttr::Addr)
+            .get(EntryAttr::Addr.into())
             .ok_or_else(|| bad("no UOA_A_ENTRY_ADDR"))?;
         let len = h
-            .get_attr_payload_as::<u8>(EntryAttr::Prefixlen)
-            .map_err(|_| bad("no UOA_A_ENTRY_PREFIXLEN"))?;
-        let prefix = Prefix::from_bytes(addr.nla_payload().as_ref(), len)
-            .map_err(|e| bad(&e.to_string()))?;
+            .u8(EntryAttr::Prefixlen.into())
+            .ok_or_else(|| bad("no UOA_A_ENTRY_PREFIXLEN"))?;
+        let prefix = Prefix::from_bytes(addr, len).map_err(|e| bad(&e.to_string()))?;
         out.push(Entry {
             prefix,
             uid: h
-                .get_attr_payload_as::<u32>(EntryAttr::Uid)
-                .map_err(|_| bad("no UOA_A_ENTRY_UID"))?,
+                .u32(EntryAttr::Uid.into())
+                .ok_or_else(|| bad("no UOA_A_ENTRY_UID"))?,
             table: h
-                .get_attr_payload_as::<u32>(EntryAttr::Table)
-                .map_err(|_| bad("no UOA_A_ENTRY_TABLE"))?,
-            ifindex: h
-                .get_attr_payload_as::<u32>(EntryAttr::Ifindex)
-                .unwrap_or(0),
+                .u32(EntryAttr::Table.into())
+                .ok_or_else(|| bad("no UOA_A_ENTRY_TABLE"))?,
+            ifindex: h.u32(EntryAttr::Ifindex.into()).unwrap_or(0),
         });
     }
     Ok(out)
@@ -579,6 +610,50 @@ mod tests {
         let mut msg = vec![UoaCmd::GetEntries.into(), GENL_VERSION, 0, 0];
         msg.extend(want);
         assert_eq!(entries_from_msg(&parse(&msg)).unwrap(), vec![e]);
+    }
+
+    #[test]
+    fn dumped_entries_odd_and_malformed() {
+        let msg = |inner: &[u8]| {
+            let mut m = vec![UoaCmd::GetEntries.into(), GENL_VERSION, 0, 0];
+            m.extend(attr(u16::from(UoaAttr::Entry) | 0x8000, inner));
+            parse(&m)
+        };
+        let mut inner = attr(EntryAttr::Addr.into(), &[10, 1, 3, 0]);
+        inner.extend(attr(EntryAttr::Prefixlen.into(), &[24]));
+        inner.extend(attr(EntryAttr::Uid.into(), &1011u32.to_ne_bytes()));
+        // A type this tool does not know, and a second UID: the first counts.
+        inner.extend(attr(40, b"later"));
+        inner.extend(attr(EntryAttr::Uid.into(), &1012u32.to_ne_bytes()));
+        inner.extend(attr(EntryAttr::Table.into(), &32811u32.to_ne_bytes()));
+        inner.extend(attr(EntryAttr::Ifindex.into(), &3u32.to_ne_bytes()));
+        let e = entries_from_msg(&msg(&inner)).unwrap();
+        assert_eq!(
+            e,
+            vec![Entry {
+                prefix: "10.1.3.0/24".parse().unwrap(),
+                uid: 1011,
+                table: 32811,
+                ifindex: 3
+            }]
+        );
+        // A UID of the wrong size is no UID.
+        let mut short = attr(EntryAttr::Addr.into(), &[10, 1, 3, 1]);
+        short.extend(attr(EntryAttr::Prefixlen.into(), &[32]));
+        short.extend(attr(EntryAttr::Uid.into(), &[1, 2]));
+        let err = entries_from_msg(&msg(&short)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed reply from the uoa module: entry: no UOA_A_ENTRY_UID"
+        );
+        // An attribute longer than what is left of the nest.
+        let mut torn = attr(EntryAttr::Addr.into(), &[10, 1, 3, 1]);
+        torn[0] = 40;
+        let err = entries_from_msg(&msg(&torn)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed reply from the uoa module: entry: attribute 1 at byte 0 has length 40 with 8 bytes left"
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@ use std::os::fd::AsRawFd;
 pub const DUMP_ATTEMPTS: usize = 5;
 
 const NLMSG_DONE: u16 = 3;
+/// `NLA_HDRLEN`: an attribute's header, length and type.
+pub const NLA_HDRLEN: usize = 4;
+/// `NLA_TYPE_MASK`: the type without NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+pub const NLA_TYPE_MASK: u16 = 0x3FFF;
 /// Types below are netlink's own (NOOP, ERROR, DONE, OVERRUN).
 const NLMSG_MIN_TYPE: u16 = 16;
 
@@ -378,3 +382,31 @@ pub fn retry_dump<P, E: From<Error>>(
 
 #[cfg(test)]
 mod tests;
+
+/// The attributes in `bytes` (the attributes of a message, or the nested
+/// payload of `what`) as (type without its flags, payload), read in place:
+/// neli's types take an allocation per attribute, which dumps of tens of
+/// thousands of entries, addresses or counters feel. A malformed one is
+/// an error naming `what`, the type and the byte.
+pub fn attributes<'a>(what: &str, mut bytes: &'a [u8]) -> Result<Vec<(u16, &'a [u8])>, String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while !bytes.is_empty() {
+        if bytes.len() < NLA_HDRLEN {
+            return Err(format!("{what}: {} stray bytes at byte {at}", bytes.len()));
+        }
+        let len = usize::from(u16::from_ne_bytes([bytes[0], bytes[1]]));
+        let kind = u16::from_ne_bytes([bytes[2], bytes[3]]) & NLA_TYPE_MASK;
+        if len < NLA_HDRLEN || len > bytes.len() {
+            return Err(format!(
+                "{what}: attribute {kind} at byte {at} has length {len} with {} bytes left",
+                bytes.len()
+            ));
+        }
+        out.push((kind, &bytes[NLA_HDRLEN..len]));
+        let next = len.next_multiple_of(4).min(bytes.len());
+        at += next;
+        bytes = &bytes[next..];
+    }
+    Ok(out)
+}

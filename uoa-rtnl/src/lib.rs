@@ -19,7 +19,7 @@ use neli::{
         socket::NlFamily,
     },
     nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
-    rtnl::{Rtattr, RtattrBuilder, Rtmsg, RtmsgBuilder},
+    rtnl::{IfaddrmsgBuilder, Rtattr, RtattrBuilder, Rtmsg, RtmsgBuilder},
     socket::synchronous::NlSocketHandle,
     types::{Buffer, RtBuffer},
     utils::Groups,
@@ -28,7 +28,7 @@ use neli::{
 use std::{cell::Cell, fmt, io::Cursor, net::IpAddr};
 pub use uoa_genl::replies::DUMP_ATTEMPTS;
 use uoa_genl::{
-    replies::{self, exchange, kernel_error_text, retry_dump},
+    replies::{self, exchange, kernel_error_text, retry_dump, NLA_HDRLEN, NLA_TYPE_MASK},
     Family, Prefix,
 };
 
@@ -181,11 +181,35 @@ impl Rtnl {
         P: Size + ToBytes,
         R: Size + FromBytesWithInput<Input = usize>,
     {
+        self.dump_bytes(kind, payload)?.iter().map(parse).collect()
+    }
+
+    /// As [`Rtnl::dump`], each message's payload as bytes, for replies too
+    /// many to read through neli's types (an allocation per attribute).
+    pub fn dump_bytes<P: Size + ToBytes>(
+        &self,
+        kind: Rtm,
+        payload: &P,
+    ) -> Result<Vec<Buffer>, Error> {
         let request = payload_bytes(payload)?;
-        retry_dump(|| self.exchange(kind, NlmF::DUMP, &request))?
-            .iter()
-            .map(parse)
-            .collect()
+        retry_dump(|| self.exchange(kind, NlmF::DUMP, &request))
+    }
+
+    /// Every address of `family` configured in this namespace, from one
+    /// dump.
+    pub fn addresses(&self, family: Family) -> Result<Vec<Address>, Error> {
+        let msg = IfaddrmsgBuilder::default()
+            .ifa_family(af(family))
+            .ifa_prefixlen(0)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(0)
+            .build()
+            .map_err(net)?;
+        let mut out = Vec::new();
+        for m in self.dump_bytes(Rtm::Getaddr, &msg)? {
+            out.extend(Address::from_bytes(family, m.as_ref())?);
+        }
+        Ok(out)
     }
 
     /// Every route of `family` that a dump shows the caller.
@@ -218,6 +242,61 @@ impl Rtnl {
             &request(kind, flags, seq, payload.clone())?,
         )?)
     }
+}
+
+/// An address as a dump of addresses shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    /// The address itself (a host prefix).
+    pub local: Prefix,
+    pub ifindex: u32,
+    pub prefixlen: u8,
+    /// What the prefix length applies to: the peer's address on a
+    /// point-to-point link (`ip addr add A peer P`), else `local`.
+    pub network: Prefix,
+}
+
+/// `struct ifaddrmsg`: family, prefixlen, flags, scope (u8 each), index.
+const IFADDRMSG_LEN: usize = 8;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+
+impl Address {
+    /// Reads one RTM_NEWADDR payload of `family`; `None` for a message
+    /// without an address of that family.
+    pub fn from_bytes(family: Family, bytes: &[u8]) -> Result<Option<Address>, Error> {
+        let bad = || Error::Reply(format!("address message of {} bytes", bytes.len()));
+        let header = bytes.get(..IFADDRMSG_LEN).ok_or_else(bad)?;
+        let attrs = attributes("address", bytes.get(IFADDRMSG_LEN..).ok_or_else(bad)?)?;
+        // IPv4 names the local address IFA_LOCAL and the network (or the
+        // peer) IFA_ADDRESS; IPv6 has IFA_LOCAL only on p2p links.
+        let (local, network) = match family {
+            Family::V4 => (IFA_LOCAL, IFA_ADDRESS),
+            Family::V6 => (IFA_ADDRESS, IFA_ADDRESS),
+        };
+        let full = if family == Family::V4 { 32 } else { 128 };
+        let get = |kind| {
+            attrs
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .and_then(|(_, p)| Prefix::from_bytes(p, full).ok())
+        };
+        let Some(addr) = get(local) else {
+            return Ok(None);
+        };
+        Ok(Some(Address {
+            local: addr,
+            ifindex: u32::from_ne_bytes([header[4], header[5], header[6], header[7]]),
+            prefixlen: header[1],
+            network: get(network).unwrap_or(addr),
+        }))
+    }
+}
+
+/// The attributes in `bytes` (see [`replies::attributes`]); a malformed
+/// one is an [`Error::Reply`] that names `what`.
+pub fn attributes<'a>(what: &str, bytes: &'a [u8]) -> Result<Vec<(u16, &'a [u8])>, Error> {
+    replies::attributes(what, bytes).map_err(Error::Reply)
 }
 
 /// The netlink message of a request: NLM_F_REQUEST plus `flags`.

@@ -20,7 +20,7 @@
 //! reads a dump with [`Rtnl::dump`](super::Rtnl::dump), e.g.
 //! `rtnl.dump::<Tcmsg, Tcmsg>(Rtm::Gettclass, &class_key(ifindex, 0)?)`.
 
-use super::{attr, net, Error};
+use super::{attr, attributes, net, Error, NLA_HDRLEN, NLA_TYPE_MASK};
 use neli::{
     consts::rtnl::{Ifla, RtAddrFamily, Tca},
     rtnl::{Ifinfomsg, IfinfomsgBuilder, Tcmsg, TcmsgBuilder},
@@ -42,10 +42,7 @@ pub const ETH_P_IP: u16 = 0x0800;
 pub const ETH_P_IPV6: u16 = 0x86DD;
 
 // netlink.h
-const NLA_HDRLEN: usize = 4;
 const NLA_F_NESTED: u16 = 0x8000;
-/// `NLA_TYPE_MASK`: the type without NLA_F_NESTED and NLA_F_NET_BYTEORDER.
-const NLA_TYPE_MASK: u16 = 0x3FFF;
 
 // rtnetlink.h: TCA_*
 const TCA_KIND: u16 = 1;
@@ -400,7 +397,7 @@ impl ClassInfo {
         if kind == "htb" {
             let options = find(&attrs, TCA_OPTIONS)
                 .ok_or_else(|| reply(format!("{what}: HTB class without TCA_OPTIONS")))?;
-            let options = nested(&format!("{what}: TCA_OPTIONS"), options)?;
+            let options = attributes(&format!("{what}: TCA_OPTIONS"), options)?;
             let parms = find(&options, TCA_HTB_PARMS)
                 .ok_or_else(|| reply(format!("{what}: TCA_OPTIONS without TCA_HTB_PARMS")))?;
             let parms = Raw::new(
@@ -489,7 +486,7 @@ impl FilterInfo {
         let mut classid = None;
         let mut dst = None;
         if let (Some(options), "flower" | "matchall") = (find(&attrs, TCA_OPTIONS), kind.as_str()) {
-            let options = nested(&format!("{what}: TCA_OPTIONS"), options)?;
+            let options = attributes(&format!("{what}: TCA_OPTIONS"), options)?;
             // TCA_FLOWER_CLASSID and TCA_MATCHALL_CLASSID are both 1.
             debug_assert_eq!(TCA_FLOWER_CLASSID, TCA_MATCHALL_CLASSID);
             if let Some(c) = find(&options, TCA_FLOWER_CLASSID) {
@@ -620,7 +617,7 @@ struct Counters {
 fn counters(what: &str, attrs: &[(u16, &[u8])]) -> Result<Counters, Error> {
     let mut c = Counters::default();
     if let Some(stats2) = find(attrs, TCA_STATS2) {
-        let stats = nested(&format!("{what}: TCA_STATS2"), stats2)?;
+        let stats = attributes(&format!("{what}: TCA_STATS2"), stats2)?;
         if let Some(b) = find(&stats, TCA_STATS_BASIC) {
             let b = Raw::new(
                 &format!("{what}: TCA_STATS_BASIC"),
@@ -712,34 +709,6 @@ fn top_attrs(m: &Tcmsg) -> Vec<(u16, &[u8])> {
             )
         })
         .collect()
-}
-
-/// The attributes nested in `bytes` (the payload of `what`), as
-/// [`top_attrs`] gives them.
-fn nested<'a>(what: &str, mut bytes: &'a [u8]) -> Result<Vec<(u16, &'a [u8])>, Error> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while !bytes.is_empty() {
-        if bytes.len() < NLA_HDRLEN {
-            return Err(reply(format!(
-                "{what}: {} stray bytes at byte {at}",
-                bytes.len()
-            )));
-        }
-        let len = usize::from(u16::from_ne_bytes([bytes[0], bytes[1]]));
-        let kind = u16::from_ne_bytes([bytes[2], bytes[3]]) & NLA_TYPE_MASK;
-        if len < NLA_HDRLEN || len > bytes.len() {
-            return Err(reply(format!(
-                "{what}: attribute {kind} at byte {at} has length {len} with {} bytes left",
-                bytes.len()
-            )));
-        }
-        out.push((kind, &bytes[NLA_HDRLEN..len]));
-        let next = len.next_multiple_of(4).min(bytes.len());
-        at += next;
-        bytes = &bytes[next..];
-    }
-    Ok(out)
 }
 
 /// The payload of the first attribute of `kind`.

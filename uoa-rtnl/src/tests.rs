@@ -322,3 +322,70 @@ fn route_types_by_name() {
     }
     assert_eq!(RouteType::from_name("local"), None);
 }
+
+/// A dumped address: `struct ifaddrmsg` (family, prefixlen, flags, scope,
+/// index), then `attrs`.
+fn ifaddr(family: u8, prefixlen: u8, index: u32, attrs: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = vec![family, prefixlen, 0, 0];
+    v.extend(index.to_ne_bytes());
+    for a in attrs {
+        v.extend(a);
+    }
+    v
+}
+
+#[test]
+fn dumped_addresses_read_back() {
+    const IFA_ADDRESS: u16 = 1;
+    const IFA_LOCAL: u16 = 2;
+    const IFA_LABEL: u16 = 3;
+    let p = |s: &str| s.parse::<Prefix>().unwrap();
+    // IPv4 on a point-to-point link: IFA_LOCAL is the address, IFA_ADDRESS
+    // the peer the prefix length applies to.
+    let m = ifaddr(
+        2,
+        30,
+        7,
+        &[
+            rta(IFA_ADDRESS, &[10, 9, 0, 2]),
+            rta(IFA_LOCAL, &[10, 9, 0, 1]),
+            rta(IFA_LABEL, b"ppp0\0"),
+        ],
+    );
+    assert_eq!(
+        Address::from_bytes(Family::V4, &m).unwrap(),
+        Some(Address {
+            local: p("10.9.0.1/32"),
+            ifindex: 7,
+            prefixlen: 30,
+            network: p("10.9.0.2/32"),
+        })
+    );
+    // IPv6: IFA_ADDRESS alone is the address.
+    let v6 = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let m = ifaddr(10, 64, 3, &[rta(IFA_ADDRESS, &v6)]);
+    let a = Address::from_bytes(Family::V6, &m).unwrap().unwrap();
+    assert_eq!(
+        (a.local, a.network, a.ifindex, a.prefixlen),
+        (p("2001:db8::1/128"), p("2001:db8::1/128"), 3, 64)
+    );
+    // No address of the family: nothing; a short or torn message: an error
+    // that says so.
+    assert_eq!(
+        Address::from_bytes(Family::V4, &ifaddr(2, 24, 1, &[])).unwrap(),
+        None
+    );
+    let e = Address::from_bytes(Family::V4, &[2, 24, 0]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "malformed rtnetlink reply: address message of 3 bytes"
+    );
+    let mut torn = ifaddr(2, 24, 1, &[rta(IFA_LOCAL, &[10, 0, 0, 1])]);
+    torn.truncate(torn.len() - 2);
+    let e = Address::from_bytes(Family::V4, &torn).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("address: attribute 2 at byte 0 has length 8 with 6 bytes left"),
+        "{e}"
+    );
+}

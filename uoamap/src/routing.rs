@@ -18,9 +18,9 @@ use anyhow::{anyhow, Result};
 use neli::{
     consts::{
         nl::NlmF,
-        rtnl::{FrAct, Frattr, Ifa, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot},
+        rtnl::{FrAct, Frattr, RtScope, RtTable, Rta, Rtm, Rtn, Rtprot},
     },
-    rtnl::{Fibmsg, FibmsgBuilder, Ifaddrmsg, IfaddrmsgBuilder, Rtattr, Rtmsg},
+    rtnl::{Fibmsg, FibmsgBuilder, Rtattr, Rtmsg},
     types::{Buffer, RtBuffer},
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -120,36 +120,14 @@ impl PolicyRouting {
     fn addresses(&self) -> Result<Addresses> {
         let mut found = Addresses::new();
         for family in [Family::V4, Family::V6] {
-            let msg = IfaddrmsgBuilder::default()
-                .ifa_family(af(family))
-                .ifa_prefixlen(0)
-                .ifa_scope(RtScope::Universe)
-                .ifa_index(0)
-                .build()
-                .map_err(|e| anyhow!("{e}"))?;
-            let replies: Vec<Ifaddrmsg> = self
+            let here = self
                 .rtnl
-                .dump(Rtm::Getaddr, &msg)
+                .addresses(family)
                 .map_err(|e| anyhow!("listing addresses: {e}"))?;
-            // IPv4 names the local address IFA_LOCAL and the network (or
-            // the peer) IFA_ADDRESS; IPv6 has IFA_LOCAL only on p2p links.
-            let (local, network) = match family {
-                Family::V4 => (Ifa::Local, Ifa::Address),
-                Family::V6 => (Ifa::Address, Ifa::Address),
-            };
-            let full = if family == Family::V4 { 32 } else { 128 };
-            for a in &replies {
-                let get = |kind| {
-                    a.rtattrs()
-                        .iter()
-                        .find(|ra| *ra.rta_type() == kind)
-                        .and_then(|ra| Prefix::from_bytes(ra.rta_payload().as_ref(), full).ok())
-                };
-                if let Some(addr) = get(local) {
-                    let net = get(network).unwrap_or(addr);
-                    found.insert(addr, (*a.ifa_index(), *a.ifa_prefixlen(), net));
-                }
-            }
+            found.extend(
+                here.into_iter()
+                    .map(|a| (a.local, (a.ifindex, a.prefixlen, a.network))),
+            );
         }
         Ok(found)
     }
