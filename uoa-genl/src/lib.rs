@@ -298,12 +298,22 @@ fn nla<T: neli::consts::genl::NlAttrType, P: neli::Size + neli::ToBytes>(
         .map_err(|e| Error::Netlink(e.to_string()))
 }
 
+/// Appends one attribute of an entry's nest: header, payload, padding.
+fn put(nest: &mut Vec<u8>, kind: EntryAttr, payload: &[u8]) -> Result<(), Error> {
+    let len = u16::try_from(replies::NLA_HDRLEN + payload.len())
+        .map_err(|_| Error::Netlink(format!("{kind:?}: {} bytes", payload.len())))?;
+    nest.extend(len.to_ne_bytes());
+    nest.extend(u16::from(kind).to_ne_bytes());
+    nest.extend(payload);
+    nest.resize(nest.len().next_multiple_of(4), 0);
+    Ok(())
+}
+
 /// The attributes of a SET_ENTRIES request.
 pub fn set_request(
     replace: Replace,
     changes: &[Change],
 ) -> Result<GenlBuffer<UoaAttr, Buffer>, Error> {
-    let ser = |e: neli::err::SerError| Error::Netlink(e.to_string());
     let mut attrs = GenlBuffer::new();
     match replace {
         Replace::Nothing => {}
@@ -318,29 +328,35 @@ pub fn set_request(
             Change::Add(e) => &e.prefix,
             Change::Remove(p) => p,
         };
+        // The nest's bytes are written here: neli's `nest` re-serialises
+        // and grows the nest per attribute, which made building a batch of
+        // 16,000 entries a tenth of `uoamap apply`'s time.
         let (bytes, n) = prefix.to_bytes();
-        let mut entry = nla(UoaAttr::Entry, Buffer::from(Vec::new()))?
-            .nest(&nla(EntryAttr::Addr, Buffer::from(bytes[..n].to_vec()))?)
-            .map_err(ser)?
-            .nest(&nla(EntryAttr::Prefixlen, prefix.len())?)
-            .map_err(ser)?;
+        let mut nest = Vec::with_capacity(48);
+        put(&mut nest, EntryAttr::Addr, &bytes[..n])?;
+        put(&mut nest, EntryAttr::Prefixlen, &[prefix.len()])?;
         match change {
             Change::Add(e) => {
-                entry = entry.nest(&nla(EntryAttr::Uid, e.uid)?).map_err(ser)?;
-                entry = entry.nest(&nla(EntryAttr::Table, e.table)?).map_err(ser)?;
+                put(&mut nest, EntryAttr::Uid, &e.uid.to_ne_bytes())?;
+                put(&mut nest, EntryAttr::Table, &e.table.to_ne_bytes())?;
                 if e.ifindex != 0 {
-                    entry = entry
-                        .nest(&nla(EntryAttr::Ifindex, e.ifindex)?)
-                        .map_err(ser)?;
+                    put(&mut nest, EntryAttr::Ifindex, &e.ifindex.to_ne_bytes())?;
                 }
             }
-            Change::Remove(_) => {
-                entry = entry
-                    .nest(&nla(EntryAttr::Flags, uapi::EF_REMOVE)?)
-                    .map_err(ser)?
-            }
+            Change::Remove(_) => put(&mut nest, EntryAttr::Flags, &uapi::EF_REMOVE.to_ne_bytes())?,
         }
-        attrs.push(entry);
+        let ty = AttrTypeBuilder::default()
+            .nla_type(UoaAttr::Entry)
+            .nla_nested(true)
+            .build()
+            .map_err(|e| Error::Netlink(e.to_string()))?;
+        attrs.push(
+            NlattrBuilder::default()
+                .nla_type(ty)
+                .nla_payload(Buffer::from(nest))
+                .build()
+                .map_err(|e| Error::Netlink(e.to_string()))?,
+        );
     }
     Ok(attrs)
 }
@@ -610,6 +626,29 @@ mod tests {
         let mut msg = vec![UoaCmd::GetEntries.into(), GENL_VERSION, 0, 0];
         msg.extend(want);
         assert_eq!(entries_from_msg(&parse(&msg)).unwrap(), vec![e]);
+
+        // A removal names the prefix and flags it; an interface goes last.
+        let on_dev = Entry { ifindex: 3, ..e };
+        let attrs = set_request(
+            Replace::Nothing,
+            &[
+                Change::Remove("10.1.3.0/24".parse().unwrap()),
+                Change::Add(on_dev),
+            ],
+        )
+        .unwrap();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        neli::ToBytes::to_bytes(&attrs, &mut bytes).unwrap();
+        let mut removal = attr(EntryAttr::Addr.into(), &[10, 1, 3, 0]);
+        removal.extend(attr(EntryAttr::Prefixlen.into(), &[24]));
+        removal.extend(attr(
+            EntryAttr::Flags.into(),
+            &uapi::EF_REMOVE.to_ne_bytes(),
+        ));
+        let mut want = attr(u16::from(UoaAttr::Entry) | 0x8000, &removal);
+        inner.extend(attr(EntryAttr::Ifindex.into(), &3u32.to_ne_bytes()));
+        want.extend(attr(u16::from(UoaAttr::Entry) | 0x8000, &inner));
+        assert_eq!(bytes.into_inner(), want);
     }
 
     #[test]
