@@ -298,15 +298,9 @@ fn nla<T: neli::consts::genl::NlAttrType, P: neli::Size + neli::ToBytes>(
         .map_err(|e| Error::Netlink(e.to_string()))
 }
 
-/// Appends one attribute of an entry's nest: header, payload, padding.
+/// Appends one attribute of an entry's nest.
 fn put(nest: &mut Vec<u8>, kind: EntryAttr, payload: &[u8]) -> Result<(), Error> {
-    let len = u16::try_from(replies::NLA_HDRLEN + payload.len())
-        .map_err(|_| Error::Netlink(format!("{kind:?}: {} bytes", payload.len())))?;
-    nest.extend(len.to_ne_bytes());
-    nest.extend(u16::from(kind).to_ne_bytes());
-    nest.extend(payload);
-    nest.resize(nest.len().next_multiple_of(4), 0);
-    Ok(())
+    replies::put_attribute(nest, kind.into(), payload).map_err(Error::Netlink)
 }
 
 /// The attributes of a SET_ENTRIES request.

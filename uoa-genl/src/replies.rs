@@ -410,3 +410,16 @@ pub fn attributes<'a>(what: &str, mut bytes: &'a [u8]) -> Result<Vec<(u16, &'a [
     }
     Ok(out)
 }
+
+/// Appends one attribute to `buf`: u16 length (header and payload), u16
+/// type, the payload, zeros up to a multiple of 4. The writing side of
+/// [`attributes`], for nests built as bytes.
+pub fn put_attribute(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) -> Result<(), String> {
+    let len = u16::try_from(NLA_HDRLEN + payload.len())
+        .map_err(|_| format!("attribute {kind}: {} bytes is too long", payload.len()))?;
+    buf.extend(len.to_ne_bytes());
+    buf.extend(kind.to_ne_bytes());
+    buf.extend(payload);
+    buf.resize(buf.len().next_multiple_of(4), 0);
+    Ok(())
+}

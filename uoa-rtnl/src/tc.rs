@@ -733,20 +733,10 @@ fn handle_name(h: u32) -> String {
     format!("{:x}:{:x}", h >> 16, h & 0xFFFF)
 }
 
-/// One raw attribute: u16 length (header and payload), u16 type, the
-/// payload, zeros up to a multiple of 4.
+/// One raw attribute (see [`uoa_genl::replies::put_attribute`]).
 fn nla(kind: u16, payload: &[u8]) -> Result<Vec<u8>, Error> {
-    let len = u16::try_from(NLA_HDRLEN + payload.len()).map_err(|_| {
-        Error::Netlink(format!(
-            "attribute {kind}: {} bytes is too long",
-            payload.len()
-        ))
-    })?;
-    let mut v = Vec::with_capacity(usize::from(len).next_multiple_of(4));
-    v.extend(len.to_ne_bytes());
-    v.extend(kind.to_ne_bytes());
-    v.extend(payload);
-    v.resize(v.len().next_multiple_of(4), 0);
+    let mut v = Vec::with_capacity((NLA_HDRLEN + payload.len()).next_multiple_of(4));
+    uoa_genl::replies::put_attribute(&mut v, kind, payload).map_err(Error::Netlink)?;
     Ok(v)
 }
 
