@@ -8,6 +8,10 @@
 //! `policy::verdict::local_out`). Anything else is dropped, counted, and the
 //! sender gets EPERM.
 //!
+//! A socket remembers an accepted IPv4 source (`sk->sk_uoa_stamp`,
+//! `policy::verdict::OutStamp`) until the policy changes, so that its next
+//! packets from that source cost a compare instead of the policy's lookups.
+//!
 //! A managed uid's packet that passes gets the uid's tc class in
 //! `skb->priority` when its device's root qdisc is UOA's HTB
 //! (`policy::shaping::priority`): HTB then classifies it without a filter.
@@ -19,8 +23,10 @@ use crate::{
         shaping,
         verdict::{self, Packet, Subject},
     },
+    store,
 };
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_uint, prelude::*};
 
 /// The hook at LOCAL_OUT of `pf`, just after the filter table's
@@ -86,7 +92,7 @@ unsafe extern "C" fn local_out(
     }
     // SAFETY: netfilter passes a valid skb and hook state; a request socket
     // leads to its listener, and `sk_uid` is read only from a full socket.
-    let (uid, net, pf, dev, saddr) = unsafe {
+    let (uid, net, pf, dev, saddr, sk) = unsafe {
         // The socket that sends this IP packet, not `skb->sk`: a tunnel
         // (GRE, ip6ip6) sends its outer packet with no socket while the skb
         // still belongs to the user's socket, and the outer packet's source
@@ -122,8 +128,25 @@ unsafe extern "C" fn local_out(
             )
             .cast()
         };
-        (uid, st.net, u32::from(st.pf), dev, saddr)
+        (uid, st.net, u32::from(st.pf), dev, saddr, sk)
     };
+    // Before the snapshot is read: a verdict is remembered under a version
+    // no newer than the policy it was taken from.
+    let version = store::version();
+    // SAFETY: `sk` is the full socket above, alive while its packet is.
+    let stamp = unsafe { remembered(sk) };
+    // What this packet's stamp would be: IPv4 only (an IPv6 source does
+    // not fit in the word beside the version).
+    let want = if pf == bindings::NFPROTO_IPV4 {
+        // SAFETY: an IPv4 header holds 4 bytes of source at `saddr`.
+        let src = unsafe { saddr.cast::<u32>().read_unaligned() };
+        verdict::OutStamp::new(version, src)
+    } else {
+        None
+    };
+    if want.is_some_and(|w| stamp.load(Ordering::Relaxed) == w.get()) {
+        return bindings::NF_ACCEPT;
+    }
     // SAFETY: the hook state's device lives at least as long as this call.
     let out = unsafe { dev.as_ref() }.map_or(0, |d| d.ifindex as u32);
     let family = if pf == bindings::NFPROTO_IPV4 {
@@ -148,6 +171,9 @@ unsafe extern "C" fn local_out(
                     if let Subject::Managed(m) = who {
                         class = s.settings(m).map_or(0, |x| x.class());
                     }
+                    if let Some(w) = want.filter(|_| verdict::may_remember(who, class)) {
+                        stamp.store(w.get(), Ordering::Relaxed);
+                    }
                     bindings::NF_ACCEPT
                 }
                 Packet::Drop(e, c) => {
@@ -168,6 +194,20 @@ unsafe extern "C" fn local_out(
         }
     }
     verdict
+}
+
+/// The LOCAL_OUT verdict `sk` remembers (`verdict::OutStamp`), read and
+/// written whole: senders of one socket on several CPUs race on it, and a
+/// torn word could name a source that was never checked.
+///
+/// # Safety
+///
+/// `sk` must be a live full socket, for as long as the reference is used.
+unsafe fn remembered<'a>(sk: *mut bindings::sock) -> &'a AtomicU64 {
+    // SAFETY: the field is a naturally aligned u64 of a live socket, per
+    // the contract, and every access to it is atomic (this one and the
+    // zeroing of a new socket, before anyone else sees it).
+    unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*sk).sk_uoa_stamp)) }
 }
 
 /// The handle of `dev`'s root qdisc (`0`: no device, or none attached).

@@ -10,7 +10,7 @@
 
 use crate::policy::{
     self,
-    verdict::{Counter, Managed, Tables},
+    verdict::{self, Counter, Managed, Tables},
     Entry, Own, Prefix, Range, Refusal, Replace, UidTable,
 };
 use crate::rcu;
@@ -273,6 +273,29 @@ impl Snapshot {
     }
 }
 
+/// The version of the whole module's policy (`verdict::OutStamp`): every
+/// namespace's update and every change of a tc class makes a new one, so
+/// that no socket's remembered LOCAL_OUT verdict outlives what it was
+/// taken from. Global, not per namespace: a stamp need not name its
+/// namespace, and updates are rare beside packets.
+static VERSION: AtomicU32 = AtomicU32::new(1);
+
+/// The current version. Loaded before the snapshot it goes with (acquire,
+/// against [`new_version`]'s release): a verdict taken under it is no
+/// older than it.
+pub(crate) fn version() -> u32 {
+    VERSION.load(Ordering::Acquire)
+}
+
+/// Makes every remembered verdict stale; after the change is published.
+fn new_version() {
+    // Only writers bump it, and they may race across namespaces: the
+    // update loop keeps every bump, and the version stops at its end.
+    let _ = VERSION.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        Some(verdict::next_version(v))
+    });
+}
+
 /// A namespace's policy.
 #[repr(C)]
 #[pin_data]
@@ -370,6 +393,7 @@ impl Store {
         };
         let old = self.current.swap(new, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
+        new_version();
         if !old.is_null() {
             rcu::synchronize();
             // SAFETY: `old` came from `KBox::into_raw` and, after the grace
@@ -403,6 +427,7 @@ impl Store {
             }
             if let Some(c) = class {
                 mine.class.store(c, Ordering::Relaxed);
+                new_version();
             }
             Ok(())
         })
@@ -414,6 +439,7 @@ impl Store {
         let _writer = self.writer.lock();
         let old = self.current.swap(ptr::null_mut(), Ordering::AcqRel);
         self.retired.store(old, Ordering::Release);
+        new_version();
     }
 
     /// Frees what `retire` unpublished (pernet `exit`).

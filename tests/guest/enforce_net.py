@@ -503,15 +503,24 @@ def udp_packet(src, dst, sport, dport, payload):
 def raw_send(src, dst, dport, payload):
     """Sends a UDP datagram with a forged IP header (IPPROTO_RAW implies
     IP_HDRINCL): "ok" or the errno name."""
-    fam = family(dst)
-    s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    return raw_sends([(src, dst, dport, payload)])[0]
+
+
+def raw_sends(sends):
+    """raw_send for each (src, dst, dport, payload) in turn, all through one
+    raw socket (of the first's family): the outcome of each."""
+    s = socket.socket(family(sends[0][1]), socket.SOCK_RAW, socket.IPPROTO_RAW)
+    out = []
     try:
-        s.sendto(udp_packet(src, dst, 40000, dport, payload), sockaddr(dst, 0))
-        return "ok"
-    except OSError as e:
-        return ename(e)
+        for src, dst, dport, payload in sends:
+            try:
+                s.sendto(udp_packet(src, dst, 40000, dport, payload), sockaddr(dst, 0))
+                out.append("ok")
+            except OSError as e:
+                out.append(ename(e))
     finally:
         s.close()
+    return out
 
 
 # --- ICMP echo through a ping socket, and who the peer saw ---

@@ -283,6 +283,18 @@ def test_raw_header_with_foreign_source_is_dropped():
         # Root forges what it likes.
         got = uoa.run_as(en.asks, spoof(A12, CLI4, b"r7", 2) + spoof(A11_6, CLI6, b"r8", 2), netns=NS)
         assert got == ["ok", True, "ok", True], got
+        # One socket's packets in turn: what LOCAL_OUT remembers of an
+        # accepted one (its source) passes no other source.
+        sends = [(A11, CLI4, P, b"r9"), (A12, CLI4, P, b"r10"), (A11, CLI4, P, b"r11"), (FREE, CLI4, P, b"r12")]
+        got = uoa.run_caps(en.raw_sends, sends, uid=U11, netns=NS, caps=[uoa.CAP_NET_RAW])
+        assert got == ["ok", "EPERM", "ok", "EPERM"], got
+        sends = [(FREE, CLI4, P, b"r13"), (A11, CLI4, P, b"r14"), (FREE, CLI4, P, b"r15")]
+        got = uoa.run_caps(en.raw_sends, sends, uid=V, netns=NS, caps=[uoa.CAP_NET_RAW])
+        assert got == ["ok", "EPERM", "ok"], got
+        seen = uoa.run_as(en.asks, [(en.seen, CLI4, P, tag, 2 if n == 0 else 0)
+                                    for n, tag in enumerate((b"r9", b"r11", b"r13", b"r15", b"r10", b"r12", b"r14"))],
+                          netns=CLI)
+        assert seen == [True] * 4 + [False] * 3, seen
 
 
 def test_interfaces_r1():

@@ -388,3 +388,53 @@ pub fn local_out(t: &Tables<'_>, who: Subject, family: Family, src: u128, out: u
         Subject::Unmanaged(_) => DROP,
     }
 }
+
+/// A LOCAL_OUT verdict a socket remembers (`sk->sk_uoa_stamp`): "this
+/// socket's uid may send from IPv4 source `src` while the policy's version
+/// is `version`", one word that the kernel reads and writes atomically, so
+/// that a socket's next packets from the same source cost a compare instead
+/// of the policy's lookups. The socket fixes the rest of what
+/// [`local_out`] reads (its uid and namespace); [`may_remember`] says when
+/// the device does not matter. 0 (a new socket's) remembers nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutStamp(u64);
+
+impl OutStamp {
+    /// The stamp for `src` (network order) under `version`; `None` for
+    /// version 0 and [`VERSION_END`], which nothing may remember.
+    #[inline]
+    pub fn new(version: u32, src: u32) -> Option<Self> {
+        (version != 0 && version != VERSION_END)
+            .then(|| OutStamp(u64::from(version) << 32 | u64::from(src)))
+    }
+
+    #[inline]
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// The policy versions that [`OutStamp`]s name run from 1 up to this one,
+/// which is never remembered: a version that came round again could make
+/// a stamp of long ago valid.
+pub const VERSION_END: u32 = u32::MAX;
+
+/// The policy version after `v`: every change of any namespace's entries
+/// or of a uid's tc class makes a new one, so that every stamp is stale.
+#[inline]
+pub fn next_version(v: u32) -> u32 {
+    v.saturating_add(1)
+}
+
+/// May LOCAL_OUT remember `Accept` for `who`'s socket? Only when the
+/// verdict holds on every device (a uid whose entries name interfaces is
+/// checked per packet, R1) and the uid has no tc class (its packets get
+/// the class in `skb->priority` one by one).
+#[inline]
+pub fn may_remember(who: Subject, class: u32) -> bool {
+    match who {
+        Subject::Managed(m) => !m.has_interfaces && class == 0,
+        Subject::Unmanaged(_) => true,
+        Subject::Root | Subject::Unknown => false,
+    }
+}

@@ -328,6 +328,38 @@ fn row_local_out() {
     assert_eq!(Errno::Perm.get(), 1);
 }
 
+/// A remembered LOCAL_OUT verdict names its version and source exactly, and
+/// only a verdict that holds on every device, without a tc class, is
+/// remembered.
+#[test]
+fn local_out_stamps() {
+    let src = u32::from_be_bytes([10, 1, 3, 1]).to_be();
+    let a = OutStamp::new(7, src).unwrap();
+    assert_ne!(Some(a), OutStamp::new(8, src), "a new version");
+    assert_ne!(Some(a), OutStamp::new(7, src ^ 1), "another source");
+    assert_ne!(a.get(), 0, "0 is a new socket's: nothing");
+    assert_eq!(OutStamp::new(0, src), None);
+    assert_eq!(OutStamp::new(VERSION_END, src), None);
+    // Versions never come round again: they stop at the end.
+    assert_eq!(next_version(1), 2);
+    assert_eq!(next_version(VERSION_END - 1), VERSION_END);
+    assert_eq!(next_version(VERSION_END), VERSION_END);
+
+    let h = fixture();
+    let t = h.tables();
+    assert!(may_remember(t.subject(U), 0));
+    assert!(
+        !may_remember(t.subject(U), 0x10_0011),
+        "its class is per packet"
+    );
+    assert!(
+        !may_remember(t.subject(R1), 0),
+        "its interfaces are per packet (R1)"
+    );
+    assert!(may_remember(t.subject(UNMANAGED), 0));
+    assert!(!may_remember(t.subject(0), 0), "root is never asked");
+}
+
 /// Row: entries with `dev IFACE` (R1): out only through those interfaces
 /// (or loopback), ENETUNREACH; packets arriving elsewhere do not reach
 /// U's sockets.
