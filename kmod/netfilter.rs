@@ -8,9 +8,10 @@
 //! `policy::verdict::local_out`). Anything else is dropped, counted, and the
 //! sender gets EPERM.
 //!
-//! A socket remembers an accepted IPv4 source (`sk->sk_uoa_stamp`,
-//! `policy::verdict::OutStamp`) until the policy changes, so that its next
-//! packets from that source cost a compare instead of the policy's lookups.
+//! A socket remembers the IPv4 source and the device of its last accepted
+//! packet (`sk->sk_uoa_stamp`, `policy::verdict::OutStamp`) until the
+//! policy changes, so that its next packets from that source through that
+//! device cost two compares instead of the policy's lookups.
 //!
 //! A managed uid's packet that passes gets the uid's tc class in
 //! `skb->priority` when its device's root qdisc is UOA's HTB
@@ -133,22 +134,24 @@ unsafe extern "C" fn local_out(
     // Before the snapshot is read: a verdict is remembered under a version
     // no newer than the policy it was taken from.
     let version = store::version();
+    // SAFETY: the hook state's device lives at least as long as this call.
+    let out = unsafe { dev.as_ref() }.map_or(0, |d| d.ifindex as u32);
     // SAFETY: `sk` is the full socket above, alive while its packet is.
-    let stamp = unsafe { remembered(sk) };
-    // What this packet's stamp would be: IPv4 only (an IPv6 source does
+    let [src_stamp, dev_stamp] = unsafe { remembered(sk) };
+    // What this packet's stamps would be: IPv4 only (an IPv6 source does
     // not fit in the word beside the version).
     let want = if pf == bindings::NFPROTO_IPV4 {
         // SAFETY: an IPv4 header holds 4 bytes of source at `saddr`.
         let src = unsafe { saddr.cast::<u32>().read_unaligned() };
-        verdict::OutStamp::new(version, src)
+        verdict::OutStamp::new(version, src).zip(verdict::OutStamp::new(version, out))
     } else {
         None
     };
-    if want.is_some_and(|w| stamp.load(Ordering::Relaxed) == w.get()) {
+    if want.is_some_and(|(s, d)| {
+        src_stamp.load(Ordering::Relaxed) == s.get() && dev_stamp.load(Ordering::Relaxed) == d.get()
+    }) {
         return bindings::NF_ACCEPT;
     }
-    // SAFETY: the hook state's device lives at least as long as this call.
-    let out = unsafe { dev.as_ref() }.map_or(0, |d| d.ifindex as u32);
     let family = if pf == bindings::NFPROTO_IPV4 {
         bindings::AF_INET
     } else {
@@ -171,8 +174,9 @@ unsafe extern "C" fn local_out(
                     if let Subject::Managed(m) = who {
                         class = s.settings(m).map_or(0, |x| x.class());
                     }
-                    if let Some(w) = want.filter(|_| verdict::may_remember(who, class)) {
-                        stamp.store(w.get(), Ordering::Relaxed);
+                    if let Some((s, d)) = want.filter(|_| verdict::may_remember(who, class)) {
+                        src_stamp.store(s.get(), Ordering::Relaxed);
+                        dev_stamp.store(d.get(), Ordering::Relaxed);
                     }
                     bindings::NF_ACCEPT
                 }
@@ -196,18 +200,23 @@ unsafe extern "C" fn local_out(
     verdict
 }
 
-/// The LOCAL_OUT verdict `sk` remembers (`verdict::OutStamp`), read and
-/// written whole: senders of one socket on several CPUs race on it, and a
-/// torn word could name a source that was never checked.
+/// The halves of a LOCAL_OUT verdict that `sk` remembers
+/// (`verdict::OutStamp`): its source's and its device's. Each word is read
+/// and written whole, since senders of one socket on several CPUs race on
+/// them and a torn word could name a source that was never checked; the
+/// two need not agree, as each half stands on its own.
 ///
 /// # Safety
 ///
-/// `sk` must be a live full socket, for as long as the reference is used.
-unsafe fn remembered<'a>(sk: *mut bindings::sock) -> &'a AtomicU64 {
-    // SAFETY: the field is a naturally aligned u64 of a live socket, per
-    // the contract, and every access to it is atomic (this one and the
+/// `sk` must be a live full socket, for as long as the references are used.
+unsafe fn remembered<'a>(sk: *mut bindings::sock) -> [&'a AtomicU64; 2] {
+    // SAFETY: the fields are naturally aligned u64s of a live socket, per
+    // the contract, and every access to them is atomic (these and the
     // zeroing of a new socket, before anyone else sees it).
-    unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*sk).sk_uoa_stamp)) }
+    unsafe {
+        let words = core::ptr::addr_of_mut!((*sk).sk_uoa_stamp).cast::<u64>();
+        [AtomicU64::from_ptr(words), AtomicU64::from_ptr(words.add(1))]
+    }
 }
 
 /// The handle of `dev`'s root qdisc (`0`: no device, or none attached).

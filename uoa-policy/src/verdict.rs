@@ -372,40 +372,58 @@ pub enum Packet {
 /// IP_HDRINCL headers, routes cached before a policy change): a packet of
 /// a managed uid's socket leaves only from that uid's address and through
 /// its interfaces, one of another non-root uid's socket never from a
-/// managed uid's address.
+/// managed uid's address. The source's half and the device's half are
+/// independent, so that a socket can remember each ([`OutStamp`]).
 #[inline]
 pub fn local_out(t: &Tables<'_>, who: Subject, family: Family, src: u128, out: u32) -> Packet {
-    const DROP: Packet = Packet::Drop(Errno::Perm, Counter::PacketsDropped);
-    match who {
-        Subject::Root | Subject::Unknown => Packet::Accept,
-        Subject::Managed(m)
-            if t.owner(family, src) == Some(m.uid) && t.interface_allowed(m, out) =>
-        {
-            Packet::Accept
-        }
-        Subject::Managed(_) => DROP,
-        Subject::Unmanaged(_) if t.owner(family, src).is_none() => Packet::Accept,
-        Subject::Unmanaged(_) => DROP,
+    if local_out_source(t, who, family, src) && local_out_device(t, who, out) {
+        Packet::Accept
+    } else {
+        Packet::Drop(Errno::Perm, Counter::PacketsDropped)
     }
 }
 
-/// A LOCAL_OUT verdict a socket remembers (`sk->sk_uoa_stamp`): "this
-/// socket's uid may send from IPv4 source `src` while the policy's version
-/// is `version`", one word that the kernel reads and writes atomically, so
-/// that a socket's next packets from the same source cost a compare instead
-/// of the policy's lookups. The socket fixes the rest of what
-/// [`local_out`] reads (its uid and namespace); [`may_remember`] says when
-/// the device does not matter. 0 (a new socket's) remembers nothing.
+/// [`local_out`]'s source half: may `who` send from `src`?
+#[inline]
+pub fn local_out_source(t: &Tables<'_>, who: Subject, family: Family, src: u128) -> bool {
+    match who {
+        Subject::Root | Subject::Unknown => true,
+        Subject::Managed(m) => t.owner(family, src) == Some(m.uid),
+        Subject::Unmanaged(_) => t.owner(family, src).is_none(),
+    }
+}
+
+/// [`local_out`]'s device half: may `who` send through interface `out`
+/// (R1)?
+#[inline]
+pub fn local_out_device(t: &Tables<'_>, who: Subject, out: u32) -> bool {
+    match who {
+        Subject::Managed(m) => t.interface_allowed(m, out),
+        _ => true,
+    }
+}
+
+/// One half of a LOCAL_OUT verdict that a socket remembers
+/// (`sk->sk_uoa_stamp[]`): "this socket's uid may send from IPv4 source
+/// `value`" ([`local_out_source`]) or "through interface `value`"
+/// ([`local_out_device`]) "while the policy's version is `version`", one
+/// word that the kernel reads and writes atomically. The socket fixes the
+/// rest of what they read (its uid and namespace), so a packet whose
+/// source and device both match the socket's two stamps is accepted with
+/// a compare each instead of the policy's lookups; the halves being
+/// independent, two stamps written by different packets still make a
+/// true verdict. 0 (a new socket's) remembers nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutStamp(u64);
 
 impl OutStamp {
-    /// The stamp for `src` (network order) under `version`; `None` for
-    /// version 0 and [`VERSION_END`], which nothing may remember.
+    /// The stamp of `value` (a source in network order, or an ifindex)
+    /// under `version`; `None` for version 0 and [`VERSION_END`], which
+    /// nothing may remember.
     #[inline]
-    pub fn new(version: u32, src: u32) -> Option<Self> {
+    pub fn new(version: u32, value: u32) -> Option<Self> {
         (version != 0 && version != VERSION_END)
-            .then(|| OutStamp(u64::from(version) << 32 | u64::from(src)))
+            .then(|| OutStamp(u64::from(version) << 32 | u64::from(value)))
     }
 
     #[inline]
@@ -426,14 +444,13 @@ pub fn next_version(v: u32) -> u32 {
     v.saturating_add(1)
 }
 
-/// May LOCAL_OUT remember `Accept` for `who`'s socket? Only when the
-/// verdict holds on every device (a uid whose entries name interfaces is
-/// checked per packet, R1) and the uid has no tc class (its packets get
-/// the class in `skb->priority` one by one).
+/// May LOCAL_OUT remember an `Accept` for `who`'s socket? Not when the uid
+/// has a tc class (its packets get the class in `skb->priority` one by
+/// one), nor for root, whom it never asks.
 #[inline]
 pub fn may_remember(who: Subject, class: u32) -> bool {
     match who {
-        Subject::Managed(m) => !m.has_interfaces && class == 0,
+        Subject::Managed(_) => class == 0,
         Subject::Unmanaged(_) => true,
         Subject::Root | Subject::Unknown => false,
     }

@@ -328,9 +328,9 @@ fn row_local_out() {
     assert_eq!(Errno::Perm.get(), 1);
 }
 
-/// A remembered LOCAL_OUT verdict names its version and source exactly, and
-/// only a verdict that holds on every device, without a tc class, is
-/// remembered.
+/// A remembered half of a LOCAL_OUT verdict names its version and value
+/// exactly; the halves are independent (each pair of accepted halves makes
+/// an accepted packet); a verdict with a tc class is not remembered.
 #[test]
 fn local_out_stamps() {
     let src = u32::from_be_bytes([10, 1, 3, 1]).to_be();
@@ -352,12 +352,31 @@ fn local_out_stamps() {
         !may_remember(t.subject(U), 0x10_0011),
         "its class is per packet"
     );
-    assert!(
-        !may_remember(t.subject(R1), 0),
-        "its interfaces are per packet (R1)"
-    );
+    assert!(may_remember(t.subject(R1), 0));
     assert!(may_remember(t.subject(UNMANAGED), 0));
     assert!(!may_remember(t.subject(0), 0), "root is never asked");
+    // The verdict is the conjunction of the halves, for every subject,
+    // source and device of the fixture.
+    for uid in [0, U, R1, UNMANAGED, NO_UID] {
+        let who = t.subject(uid);
+        for src in [
+            "10.1.3.1",
+            "10.1.5.1",
+            "10.2.0.1",
+            "10.9.9.9",
+            "2001:db8::1",
+        ] {
+            let (f, s) = at(src);
+            for out in [0, 1, ETH0, ETH1, 7] {
+                let halves = local_out_source(&t, who, f, s) && local_out_device(&t, who, out);
+                assert_eq!(
+                    local_out(&t, who, f, s, out) == Packet::Accept,
+                    halves,
+                    "{uid} {src} {out}"
+                );
+            }
+        }
+    }
 }
 
 /// Row: entries with `dev IFACE` (R1): out only through those interfaces
