@@ -147,8 +147,9 @@ unsafe extern "C" fn local_out(
     } else {
         None
     };
-    if want.is_some_and(|(s, d)| {
-        src_stamp.load(Ordering::Relaxed) == s.get() && dev_stamp.load(Ordering::Relaxed) == d.get()
+    if want.is_some_and(|(w_src, w_dev)| {
+        src_stamp.load(Ordering::Relaxed) == w_src.get()
+            && dev_stamp.load(Ordering::Relaxed) == w_dev.get()
     }) {
         return bindings::NF_ACCEPT;
     }
@@ -174,9 +175,10 @@ unsafe extern "C" fn local_out(
                     if let Subject::Managed(m) = who {
                         class = s.settings(m).map_or(0, |x| x.class());
                     }
-                    if let Some((s, d)) = want.filter(|_| verdict::may_remember(who, class)) {
-                        src_stamp.store(s.get(), Ordering::Relaxed);
-                        dev_stamp.store(d.get(), Ordering::Relaxed);
+                    if let Some((w_src, w_dev)) = want.filter(|_| verdict::may_remember(who, class))
+                    {
+                        src_stamp.store(w_src.get(), Ordering::Relaxed);
+                        dev_stamp.store(w_dev.get(), Ordering::Relaxed);
                     }
                     bindings::NF_ACCEPT
                 }
@@ -215,7 +217,10 @@ unsafe fn remembered<'a>(sk: *mut bindings::sock) -> [&'a AtomicU64; 2] {
     // zeroing of a new socket, before anyone else sees it).
     unsafe {
         let words = core::ptr::addr_of_mut!((*sk).sk_uoa_stamp).cast::<u64>();
-        [AtomicU64::from_ptr(words), AtomicU64::from_ptr(words.add(1))]
+        [
+            AtomicU64::from_ptr(words),
+            AtomicU64::from_ptr(words.add(1)),
+        ]
     }
 }
 
