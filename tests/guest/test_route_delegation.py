@@ -302,12 +302,13 @@ def test_route_limit_counts_every_route_of_the_table():
             assert p.returncode == 1 and p.stderr.startswith("uoamap: "), (bad, p.stderr)
         assert "uid 1013 is not managed" in uoa.uoamap("route-limit 5 u13", netns=NS, check=False).stderr
         assert uoa.counters(netns=NS)[U11]["route_limit"] == limit
-        # save writes the limit down and apply brings it back.
+        # save writes the limit down and apply brings it back; of two
+        # lines for one user, the last wins.
         saved = uoa.uoamap("save", netns=NS).stdout
         assert f"route-limit {limit} u11" in saved.splitlines(), saved
         uoa.uoamap("route-limit default u11", netns=NS)
         with open("/tmp/uoa-limits.conf", "w") as f:
-            f.write(saved)
+            f.write(f"route-limit {limit + 1} u11\n" + saved)
         assert uoa.uoamap("apply /tmp/uoa-limits.conf", netns=NS).stdout.strip() == "0 added, 0 removed"
         assert uoa.counters(netns=NS)[U11]["route_limit"] == limit
         # Back to the default: room again. Root and unmanaged tables have no limit.

@@ -289,13 +289,13 @@ fn apply_limits(
     if client.status()?.route_limit != default {
         client.set_route_limit(None, default)?;
     }
+    // Each user's last line wins; a map, as a file may name tens of
+    // thousands of users (a search per uid made that quadratic).
+    let own_limits: std::collections::HashMap<u32, u32> =
+        limits.iter().filter_map(|&(u, n)| Some((u?, n))).collect();
     for c in counters {
         let Some(uid) = c.uid else { continue };
-        let own = limits
-            .iter()
-            .rev()
-            .find(|(u, _)| *u == Some(uid))
-            .map_or(0, |&(_, n)| n);
+        let own = own_limits.get(&uid).copied().unwrap_or(0);
         if c.route_limit != Some(if own == 0 { default } else { own }) {
             client.set_route_limit(Some(uid), own)?;
         }
