@@ -10,7 +10,12 @@ dummy, as IPv4 address insertion walks the device's list. One timed
 family, whatever N) and the N routes; a timed `uoamap flush` takes them
 away. A netns slice is a network namespace plus a veth pair (`ip -batch`),
 the paper's competitor; at most UOA_NETNS_CAP of them, the per-slice
-figures coming from that count.
+figures coming from that count. Both sides are timed the first time
+(the kernel's caches grow) and again: UOA's apply after a flush, the
+namespaces in batches up to each count in turn, then the same right after
+deleting the first ones. Every UOA size runs before the first
+namespace: a namespace's teardown goes on in the kernel for minutes after
+`ip netns del`, beside whatever runs next.
 
 Kernel memory is Slab + VmallocUsed from /proc/meminfo, read after
 dropping caches, before and after; for UOA, whose policy is too small for
@@ -22,22 +27,51 @@ holds (UOA_A_STATUS_MEMORY).
 
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Run from the guest's own /tmp: an exec over the VM's 9p root costs a
-# quarter of a second under TCG, which a host's local disk does not.
-UOAMAP = "/tmp/uoamap"
+# Both sides' tools run from the guest's own memory (tmpfs), with their
+# shared libraries: the VM's root is the host's file system over 9p, where
+# each open is a round trip to QEMU that a host's local disk does not make
+# (`ip -V` took 105 ms from 9p and 50 ms from /tmp here).
+LOCAL = "/tmp/uoa-provision-bin"
 FIRST_UID = 100000      # slice i is uid and table FIRST_UID + i
 PER_DUMMY = 1024
 MAX_RULES = 6           # `ip -4 rule` lines: the 3 stock ones, UOA's 2, 1 to spare
 # Timed UOA runs per size (after a warm-up): the table gives their median and
 # range. A netns side of 1,000 slices takes a minute; it is measured once.
 ROUNDS = int(os.environ.get("UOA_PROVISION_ROUNDS", "3"))
+
+
+def local_tool(path):
+    """Copies `path` and the shared libraries it loads to LOCAL; returns
+    the argv prefix that runs it from there (its loader named, so that
+    nothing is looked up on the 9p root)."""
+    os.makedirs(LOCAL, exist_ok=True)
+    loader = None
+    for line in subprocess.run(["ldd", path], capture_output=True, text=True, check=True).stdout.splitlines():
+        found = re.search(r"(/\S+) \(0x", line)
+        if not found:
+            continue
+        lib = os.path.join(LOCAL, os.path.basename(found.group(1)))
+        shutil.copy(os.path.realpath(found.group(1)), lib)
+        if "ld-linux" in lib:
+            loader = lib
+    tool = os.path.join(LOCAL, os.path.basename(path))
+    shutil.copy(path, tool)
+    if loader is None:
+        sys.exit(f"ldd {path} names no loader")
+    return [loader, "--library-path", LOCAL, tool]
+
+
+UOAMAP = []  # set by main(): local_tool(uoamap)
+IP = []      # and local_tool(ip)
 
 
 def log(msg):
@@ -70,34 +104,18 @@ def kernel_kb():
     return fields["Slab"] + fields["VmallocUsed"]
 
 
-def cpu_times():
-    """(idle, total) jiffies of all CPUs, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    return fields[3] + fields[4], sum(fields)
+STARTS = 9  # `uoamap --version` runs timed for the fixed cost of a process
 
 
-def settle(what):
-    """Waits until the kernel has finished tearing down `what`: `ip netns
-    del` returns before the namespace goes, its cleanup runs afterwards in
-    a workqueue, holding the RTNL lock for long stretches. Without this,
-    the UOA run after a netns run shared the machine with thousands of
-    namespaces going away (1,000 slices' apply took 0.21 s in one run and
-    3.43 s in the next). Settled: the CPUs 90% idle for three seconds in a
-    row (Slab stops shrinking long before the cleanup ends); at most two
-    minutes, and the log says which."""
-    start = time.monotonic()
-    quiet, busy = 0, []
-    idle, total = cpu_times()
-    while quiet < 3 and time.monotonic() - start < 120:
-        time.sleep(1)
-        idle2, total2 = cpu_times()
-        busy.append(1 - (idle2 - idle) / max(total2 - total, 1))
-        quiet = quiet + 1 if busy[-1] < 0.10 else 0
-        idle, total = idle2, total2
-    state = "settled" if quiet >= 3 else "still busy"
-    log(f"{what}: {state} after {time.monotonic() - start:.1f} s "
-        f"(CPU busy each second: {' '.join(f'{b:.0%}' for b in busy[-8:])})")
+def process_start(tool):
+    """Median seconds of one run of `tool` that does nothing (`--version`),
+    start to exit: what every run of it pays before its first slice."""
+    times = []
+    for _ in range(STARTS):
+        start = time.monotonic()
+        run(tool)
+        times.append(time.monotonic() - start)
+    return median(times)
 
 
 def warm_exec():
@@ -105,7 +123,8 @@ def warm_exec():
     kernel_kb() just dropped: otherwise the timed part starts by reading
     them over the VM's 9p root (a third of a second under TCG), a cost of
     this VM, the same for any N, not of provisioning."""
-    sh(f"{UOAMAP} --version && ip -V")
+    run(UOAMAP + ["--version"])
+    run(IP + ["-V"])
 
 
 def measure(setup, teardown, inspect=lambda: None):
@@ -157,27 +176,27 @@ def check_routing(n):
 
 
 def uoa_slices(n):
-    """(apply's seconds, kernel bytes, (module bytes, rule lines, routes),
-    flush's seconds) for n UOA slices."""
+    """(the first apply's seconds, the next applies' seconds, kernel bytes,
+    (module bytes, rule lines, routes), flush's seconds) for n UOA slices."""
     add_addresses(n)
     lines = "".join(f"{address(i)} {FIRST_UID + i} {FIRST_UID + i} dev {dummy(i)}\n" for i in range(n))
     fd, path = tempfile.mkstemp(prefix=f"uoa-provision-{n}-", suffix=".conf")
     with os.fdopen(fd, "w") as f:
         f.write(lines)
-    apply = lambda: run([UOAMAP, "apply", path])
-    gone = lambda: run([UOAMAP, "flush"])
+    apply = lambda: run(UOAMAP + ["apply", path])
+    gone = lambda: run(UOAMAP + ["flush"])
 
     def inspect():
-        module_bytes = json.loads(sh(f"{UOAMAP} -j status").stdout)["memory_bytes"]
+        module_bytes = json.loads(run(UOAMAP + ["-j", "status"]).stdout)["memory_bytes"]
         return (module_bytes, *check_routing(n))
 
-    measure(apply, gone)  # warm-up: page cache, slab caches
+    first = measure(apply, gone)[0]  # the kernel's caches grow: not again
     runs = [measure(apply, gone, inspect) for _ in range(ROUNDS)]
     os.unlink(path)
     sh("ip -batch -", input="".join(f"link del {d}\n" for d in dummies(n)))
     applies = sorted(r[0] for r in runs)
     _, used, seen, _ = runs[0]
-    return applies, used, seen, median([r[3] for r in runs])
+    return first, applies, used, seen, median([r[3] for r in runs])
 
 
 def median(xs):
@@ -185,19 +204,27 @@ def median(xs):
     return xs[len(xs) // 2]
 
 
-def netns_slices(n):
-    script = "".join(
-        f"netns add s{i}\nlink add v{i} type veth peer name e0 netns s{i}\n" for i in range(n)
-    )
-    teardown = "".join(f"link del v{i}\nnetns del s{i}\n" for i in range(n))
-    # `ip -batch` keeps a descriptor per namespace it made.
-    batch = ["ip", "-batch", "-"]
-    took = measure(lambda: run(batch, input=script), lambda: run(batch, input=teardown))
-    settle(f"{n} namespaces deleted")
-    return took
+def netns_slices(counts, name):
+    """{m: (seconds, kernel bytes)} of having made m netns slices, for each
+    m of `counts` in turn, the namespaces of one count kept for the next
+    (m's time is the sum of the batches up to it); namespace i is
+    `{name}{i}`, its veth `{name}v{i}`."""
+    made, took, base, out = 0, 0.0, kernel_kb(), {}
+    for m in sorted(counts):
+        script = "".join(
+            f"netns add {name}{i}\nlink add {name}v{i} type veth peer name e0 netns {name}{i}\n"
+            for i in range(made, m)
+        )
+        warm_exec()
+        start = time.monotonic()
+        run(IP + ["-batch", "-"], input=script)
+        took += time.monotonic() - start
+        out[m] = (took, (kernel_kb() - base) * 1024)
+        made = m
+    return out
 
 
-def report(rows, cap, took):
+def report(rows, cap, start, ip_start, took):
     out = []
     w = out.append
     w(f"Guest: {os.cpu_count()} vCPUs, kernel {os.uname().release}; guest time {took / 60:.1f} min. "
@@ -205,29 +232,38 @@ def report(rows, cap, took):
       f"timed part, as a netns slice's address is not counted either), its entry "
       f"`ADDR UID TABLE dev dumK` and its table holding the address's connected route; "
       f"entries, rules (two l3mdev rules per family, whatever N) and routes added by one timed "
-      f"`uoamap apply FILE` and removed by one timed `uoamap flush` (uoamap copied to the "
-      f"guest's /tmp first: an exec over the VM's 9p root costs a quarter second), after a "
-      f"warm-up, {ROUNDS} times: the median, the range in brackets. A netns slice: a network "
-      f"namespace and a veth pair (`ip -batch`); at most {cap:,} of them, so the netns figures "
-      f"are per slice from the capped count, after one discarded warm-up of as many (the "
-      f"first time the guest's slabs grow that far, QEMU faults in and zeroes host memory "
-      f"behind them, which made a netns slice 53 ms in one part of a run and 11 ms in the "
-      f"next). Kernel memory: Slab + VmallocUsed before and after, "
-      f"caches dropped; for UOA also the module's own count. Ratios: netns per slice over "
-      f"UOA's apply per slice, memory over the larger of UOA's two.")
+      f"`uoamap apply FILE` and removed by one timed `uoamap flush`: the first time at that "
+      f"size, then {ROUNDS} times again (the median, the range in brackets). A netns slice: a "
+      f"network namespace and a veth pair (`ip -batch`), after every UOA size; at most "
+      f"{cap:,} of them, so the netns figures are per slice from the capped count; made in "
+      f"batches up to each count in turn (a count's time is the sum of the batches up to it), "
+      f"the first time, then again right after deleting the first ones (`ip link del` of each "
+      f"veth, `ip netns del`; the kernel's cleanup of the namespaces then runs beside the "
+      f"second batch, in a workqueue holding the RTNL lock for stretches). Ratios: netns per slice over UOA's apply per slice, "
+      f"first over first and again over again; memory over the larger of UOA's two. Both "
+      f"tools, with their shared libraries, run from the guest's tmpfs, not from the VM's 9p "
+      f"root (as from a host's local disk, not a round trip to QEMU per open). Of each run, "
+      f"{start * 1e3:.0f} ms is starting uoamap and {ip_start * 1e3:.0f} ms starting ip: the "
+      f"median time of `uoamap --version` and `ip -V` (under TCG, QEMU translates the code a "
+      f"process runs for the first time). Kernel memory: Slab + VmallocUsed before and after, "
+      f"caches dropped (netns: the first batches); for UOA also the module's own count.")
     w("")
-    w("| slices | UOA apply µs/slice (range) | UOA flush µs/slice | UOA B/slice (module) "
-      "| UOA B/slice (slab) | `ip -4 rule` lines | routes, all tables | netns+veth slices "
-      "| netns µs/slice | netns B/slice (slab) | time ratio | memory ratio |")
-    w("|" + "---|" * 12)
+    w("| slices | UOA apply µs/slice: first, again (range) | UOA flush µs/slice "
+      "| UOA B/slice (module / slab) | `ip -4 rule` lines | routes, all tables "
+      "| netns+veth slices | netns µs/slice: first, again | netns B/slice (slab) "
+      "| time ratio: first, again | memory ratio |")
+    w("|" + "---|" * 11)
     for r in rows:
         n, m = r["slices"], r["netns_slices"]
-        u_t, n_t = r["uoa_apply_s"] / n * 1e6, r["netns_s"] / m * 1e6
-        lo, hi = (min(r["uoa_apply_s_runs"]) / n * 1e6, max(r["uoa_apply_s_runs"]) / n * 1e6)
-        w(f"| {n:,} | {u_t:,.1f} ({lo:,.1f}-{hi:,.1f}) | {r['uoa_flush_s'] / n * 1e6:,.1f} "
-          f"| {r['uoa_module_bytes'] / n:,.0f} | {r['uoa_slab_bytes'] / n:,.0f} "
-          f"| {r['ip_rule_lines']} | {r['routes_all_tables']:,} | {m:,} | {n_t:,.0f} "
-          f"| {r['netns_slab_bytes'] / m:,.0f} | {r['time_ratio']:,.0f}x | {r['memory_ratio']:,.0f}x |")
+        per = lambda s, k: s / k * 1e6
+        lo, hi = per(min(r["uoa_apply_s_runs"]), n), per(max(r["uoa_apply_s_runs"]), n)
+        w(f"| {n:,} | {per(r['uoa_first_apply_s'], n):,.0f}, {per(r['uoa_apply_s'], n):,.0f} "
+          f"({lo:,.0f}-{hi:,.0f}) | {per(r['uoa_flush_s'], n):,.0f} "
+          f"| {r['uoa_module_bytes'] / n:,.0f} / {r['uoa_slab_bytes'] / n:,.0f} "
+          f"| {r['ip_rule_lines']} | {r['routes_all_tables']:,} | {m:,} "
+          f"| {per(r['netns_s'], m):,.0f}, {per(r['netns_again_s'], m):,.0f} "
+          f"| {r['netns_slab_bytes'] / m:,.0f} "
+          f"| {r['time_ratio_first']:,.0f}x, {r['time_ratio']:,.0f}x | {r['memory_ratio']:,.0f}x |")
     return "\n".join(out)
 
 
@@ -238,26 +274,47 @@ def main():
     started = time.monotonic()
     sh(f"insmod {os.environ['UOA_KO']}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (1048576, 1048576))
-    sh(f"cp {os.path.join(ROOT, 'target/release/uoamap')} {UOAMAP}")
+    UOAMAP[:] = local_tool(os.path.join(ROOT, "target/release/uoamap"))
+    IP[:] = local_tool(shutil.which("ip"))
     cap = int(os.environ.get("UOA_NETNS_CAP", "4000"))
-    # The netns side's warm-up, discarded, as UOA's side has one per size:
-    # the first time the guest's kernel grows its slabs to a few thousand
-    # namespaces' worth, QEMU faults in and zeroes host memory behind them,
-    # which real hardware does not do.
-    warm = min(max(sizes), cap)
-    log(f"netns warm-up: {warm} slices {netns_slices(warm)[0]:.2f} s (not counted)")
+    # Every UOA size first: a namespace's teardown goes on in the kernel
+    # for minutes after `ip netns del`, beside whatever runs next.
+    uoa = {}
+    for n in sizes:
+        first, applies, u_slab, (u_module, rules, routes), uf = uoa_slices(n)
+        uoa[n] = (first, applies, u_slab, u_module, rules, routes, uf)
+        log(f"N={n}: UOA apply first {first:.2f} s, then {median(applies):.2f} s "
+            f"({applies[0]:.2f}-{applies[-1]:.2f}), "
+            f"flush {uf:.2f} s, slab {u_slab:,} B, module {u_module:,} B, "
+            f"{rules} rule lines, {routes:,} routes")
+    start = process_start(UOAMAP + ["--version"])
+    ip_start = process_start(IP + ["-V"])
+    log(f"one run, start to exit: `uoamap --version` {start * 1e3:.1f} ms, "
+        f"`ip -V` {ip_start * 1e3:.1f} ms (medians of {STARTS})")
+    counts = {min(n, cap) for n in sizes}
+    netns = netns_slices(counts, "s")
+    # Again, right after deleting them (each veth pair at once, the rest
+    # of each namespace by the kernel's cleanup, which then runs beside the
+    # second batch): earlier runs of this benchmark made their namespaces
+    # this way only, a few times faster than the first ones.
+    start_del = time.monotonic()
+    run(IP + ["-batch", "-"],
+        input="".join(f"link del sv{i}\nnetns del s{i}\n" for i in range(max(counts))))
+    log(f"{max(counts)} netns slices deleted in {time.monotonic() - start_del:.2f} s")
+    again = netns_slices(counts, "t")
+    for m in sorted(counts):
+        log(f"{m} netns slices: first {netns[m][0]:.2f} s, again {again[m][0]:.2f} s, "
+            f"slab {netns[m][1]:,} B")
     rows = []
     for n in sizes:
-        applies, u_slab, (u_module, rules, routes), uf = uoa_slices(n)
+        first, applies, u_slab, u_module, rules, routes, uf = uoa[n]
         ut = median(applies)
-        log(f"N={n}: UOA apply {ut:.2f} s ({applies[0]:.2f}-{applies[-1]:.2f}), flush {uf:.2f} s, "
-            f"slab {u_slab:,} B, module {u_module:,} B, "
-            f"{rules} rule lines, {routes:,} routes")
         m = min(n, cap)
-        nt, n_slab, _, _ = netns_slices(m)
-        log(f"N={n}: {m} netns slices {nt:.2f} s, slab {n_slab:,} B")
+        nt, n_slab = netns[m]
+        nt_again = again[m][0]
         rows.append({
             "slices": n,
+            "uoa_first_apply_s": first,
             "uoa_apply_s": ut,
             "uoa_apply_s_runs": applies,
             "uoa_flush_s": uf,
@@ -267,18 +324,22 @@ def main():
             "routes_all_tables": routes,
             "netns_slices": m,
             "netns_s": nt,
+            "netns_again_s": nt_again,
             "netns_slab_bytes": n_slab,
-            "time_ratio": (nt / m) / (ut / n),
+            "time_ratio_first": (nt / m) / (first / n),
+            "time_ratio": (nt_again / m) / (ut / n),
             "memory_ratio": (n_slab / m) / (max(u_module, u_slab) / n),
         })
     log("")
     log("--- BEGIN PROVISION RESULTS ---")
-    log(report(rows, cap, time.monotonic() - started))
+    log(report(rows, cap, start, ip_start, time.monotonic() - started))
     log("--- END PROVISION RESULTS ---")
     log("--- BEGIN PROVISION JSON ---")
     log(json.dumps({
         "rows": rows,
         "netns_cap": cap,
+        "uoamap_start_s": start,
+        "ip_start_s": ip_start,
         "addresses_per_dummy": PER_DUMMY,
         "kernel": os.uname().release,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
