@@ -14,12 +14,10 @@
 #                                      shift=0,sleep=off): a guest second is
 #                                      10^9 instructions. Not the default: a
 #                                      namespace's cost lies largely in what
-#                                      TCG makes slow and an instruction
-#                                      count does not see (TLB flushes, IPIs,
-#                                      zeroing pages), so the ratio then
-#                                      favours namespaces (17x at 1,000 slices;
-#                                      the wall clock, both sides warmed up,
-#                                      gave 20x).
+#                                      an instruction count does not see
+#                                      (waits, TLB flushes, IPIs), so the
+#                                      ratio then favours namespaces (17x at
+#                                      1,000 slices in an early run).
 #   UOA_PROVISION_ROUNDS=3             timed UOA runs per size (median, range)
 #   UOA_PROVISION_OUT=FILE.md          where the table goes (the JSON next to
 #                                      it, .json); by default
