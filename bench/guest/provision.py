@@ -104,7 +104,7 @@ def kernel_kb():
     return fields["Slab"] + fields["VmallocUsed"]
 
 
-STARTS = 9  # `uoamap --version` runs timed for the fixed cost of a process
+STARTS = 9  # runs of each tool timed for the fixed cost of a process
 
 
 def process_start(tool):
@@ -119,10 +119,10 @@ def process_start(tool):
 
 
 def warm_exec():
-    """Brings the shell, uoamap, ip and libc back into the page cache that
-    kernel_kb() just dropped: otherwise the timed part starts by reading
-    them over the VM's 9p root (a third of a second under TCG), a cost of
-    this VM, the same for any N, not of provisioning."""
+    """Runs both tools once after kernel_kb() dropped the caches, so that
+    the timed part does not start by filling what the drop emptied (the
+    dentries on the way to them, what they read at start), a cost of this
+    VM, the same for any N, not of provisioning."""
     run(UOAMAP + ["--version"])
     run(IP + ["-V"])
 
@@ -239,8 +239,8 @@ def report(rows, cap, start, ip_start, took):
       f"batches up to each count in turn (a count's time is the sum of the batches up to it), "
       f"the first time, then again right after deleting the first ones (`ip link del` of each "
       f"veth, `ip netns del`; the kernel's cleanup of the namespaces then runs beside the "
-      f"second batch, in a workqueue holding the RTNL lock for stretches). Ratios: netns per slice over UOA's apply per slice, "
-      f"first over first and again over again; memory over the larger of UOA's two. Both "
+      f"second batch, in a workqueue holding the RTNL lock for stretches). Ratios: netns per "
+      f"slice over UOA's apply per slice, first over first and again over again; memory over the larger of UOA's two. Both "
       f"tools, with their shared libraries, run from the guest's tmpfs, not from the VM's 9p "
       f"root (as from a host's local disk, not a round trip to QEMU per open). Of each run, "
       f"{start * 1e3:.0f} ms is starting uoamap and {ip_start * 1e3:.0f} ms starting ip: the "
