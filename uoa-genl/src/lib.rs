@@ -7,11 +7,13 @@ pub mod uapi;
 
 use neli::{
     attr::Attribute,
-    consts::{nl::NlmF, socket::NlFamily},
-    err::RouterError,
+    consts::{
+        genl::{CtrlAttr, CtrlCmd},
+        nl::{GenlId, NlmF},
+        socket::NlFamily,
+    },
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, Nlattr, NlattrBuilder, NoUserHeader},
     nl::{NlPayload, NlmsghdrBuilder},
-    router::synchronous::NlRouter,
     socket::synchronous::NlSocketHandle,
     types::{Buffer, GenlBuffer},
     utils::Groups,
@@ -372,21 +374,11 @@ const SNDBUF: usize = 64 << 20;
 impl Client {
     pub fn connect() -> Result<Self, Error> {
         let net = |e: &dyn std::fmt::Display| Error::Netlink(e.to_string());
-        let family = {
-            let (router, _) =
-                NlRouter::connect(NlFamily::Generic, None, Groups::empty()).map_err(|e| net(&e))?;
-            match router.resolve_genl_family(GENL_NAME) {
-                Ok(id) => id,
-                Err(RouterError::Nlmsgerr(e)) if -e.error() == ENOENT => {
-                    return Err(Error::NotLoaded)
-                }
-                Err(e) => return Err(net(&e)),
-            }
-        };
         let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| net(&e))?;
         sock.enable_ext_ack(true).map_err(|e| net(&e))?;
         replies::cap_acks(&sock)?;
+        let family = family_id(&sock)?;
         // SAFETY: the descriptor is the open socket `sock` owns, alive for the call.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sock.as_raw_fd()) };
         // Best effort: without the capability the default buffer stays.
@@ -513,6 +505,42 @@ impl Client {
             .map_err(|e| net(&e))?;
         Ok(exchange(&self.sock, &msg)?)
     }
+}
+
+/// The id of the uoa family, asked of the generic netlink controller on
+/// `sock` itself (CTRL_CMD_GETFAMILY): neli's router would open a second
+/// socket and start a thread to read it, which every run of a tool paid.
+fn family_id(sock: &NlSocketHandle) -> Result<u16, Error> {
+    let net = |e: &dyn std::fmt::Display| Error::Netlink(e.to_string());
+    let mut attrs = GenlBuffer::new();
+    attrs.push(nla(CtrlAttr::FamilyName, GENL_NAME)?);
+    let genl = GenlmsghdrBuilder::<CtrlCmd, CtrlAttr, NoUserHeader>::default()
+        .cmd(CtrlCmd::Getfamily)
+        .version(2)
+        .attrs(attrs)
+        .build()
+        .map_err(|e| net(&e))?;
+    let msg = NlmsghdrBuilder::default()
+        .nl_type(GenlId::Ctrl)
+        .nl_flags(NlmF::REQUEST | NlmF::ACK)
+        .nl_payload(NlPayload::Payload(genl))
+        .build()
+        .map_err(|e| net(&e))?;
+    let replies = match exchange::<_, _, Genlmsghdr<CtrlCmd, CtrlAttr>>(sock, &msg) {
+        Err(replies::Error::Kernel { errno, .. }) if errno == ENOENT => {
+            return Err(Error::NotLoaded)
+        }
+        r => r?.complete()?,
+    };
+    replies
+        .iter()
+        .find_map(|r| {
+            r.attrs()
+                .get_attr_handle()
+                .get_attr_payload_as::<u16>(CtrlAttr::FamilyId)
+                .ok()
+        })
+        .ok_or_else(|| Error::Reply(format!("the controller named no id for {GENL_NAME}")))
 }
 
 const ENOENT: i32 = 2;
