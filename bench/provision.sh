@@ -18,7 +18,16 @@
 #                                      (waits, TLB flushes, IPIs), so the
 #                                      ratio then favours namespaces (17x at
 #                                      1,000 slices in an early run).
-#   UOA_PROVISION_ROUNDS=3             timed UOA runs per size (median, range)
+#   UOA_PROVISION_ROUNDS=5             timed UOA runs per size (median, range)
+#   UOA_PROVISION_ASLR=1               keep address-space randomisation on in
+#                                      the guest. Off by default while the
+#                                      benchmark runs: QEMU's TCG (7.2) keys
+#                                      the code it translates by virtual
+#                                      address, so with ASLR every run of a
+#                                      tool translates all it executes anew
+#                                      (40-70 ms a start of uoamap or ip
+#                                      here, 9-20 ms without), a cost a real
+#                                      CPU does not have.
 #   UOA_PROVISION_OUT=FILE.md          where the table goes (the JSON next to
 #                                      it, .json); by default
 #                                      bench/results/provision-latest.md for the
@@ -48,12 +57,14 @@ sizes="${*:-1000 16000 65536}"
 raw=/tmp/uoa-provision.log
 icount=${UOA_PROVISION_ICOUNT:-0}
 [[ $icount =~ ^[01]$ ]] || die "UOA_PROVISION_ICOUNT must be 0 or 1: $icount"
-rounds=${UOA_PROVISION_ROUNDS:-3}
+rounds=${UOA_PROVISION_ROUNDS:-5}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "UOA_PROVISION_ROUNDS must be a number: $rounds"
+aslr=${UOA_PROVISION_ASLR:-0}
+[[ $aslr =~ ^[01]$ ]] || die "UOA_PROVISION_ASLR must be 0 or 1: $aslr"
 qemu_opts=""
 [ "$icount" = 1 ] && qemu_opts="-icount shift=0,sleep=off"
 UOA_QEMU_OPTS=$qemu_opts UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
-	"UOA_KO=$ko UOA_NETNS_CAP=$cap UOA_PROVISION_ROUNDS=$rounds /usr/bin/python3 bench/guest/provision.py $sizes" 2>&1 |
+	"UOA_KO=$ko UOA_NETNS_CAP=$cap UOA_PROVISION_ROUNDS=$rounds UOA_PROVISION_ASLR=$aslr /usr/bin/python3 bench/guest/provision.py $sizes" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 
 # The guest's output between two marker lines, without the kernel's.

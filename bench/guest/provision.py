@@ -17,12 +17,17 @@ deleting the first ones. Every UOA size runs before the first
 namespace: a namespace's teardown goes on in the kernel for minutes after
 `ip netns del`, beside whatever runs next.
 
+Address-space randomisation is off in the guest while it runs
+(UOA_PROVISION_ASLR=1 keeps it): QEMU's TCG keys the code it translates by
+virtual address, so with it every run of a tool translates everything it
+executes anew, tens of milliseconds a start that a real CPU does not pay.
+
 Kernel memory is Slab + VmallocUsed from /proc/meminfo, read after
 dropping caches, before and after; for UOA, whose policy is too small for
 that to see at low N, also the module's own count of the bytes its policy
 holds (UOA_A_STATUS_MEMORY).
 
-    UOA_KO=... [UOA_NETNS_CAP=4000] [UOA_PROVISION_ROUNDS=3] python3 bench/guest/provision.py N...
+    UOA_KO=... [UOA_NETNS_CAP=4000] [UOA_PROVISION_ROUNDS=5] [UOA_PROVISION_ASLR=0] python3 bench/guest/provision.py N...
 """
 
 import json
@@ -46,7 +51,8 @@ PER_DUMMY = 1024
 MAX_RULES = 6           # `ip -4 rule` lines: the 3 stock ones, UOA's 2, 1 to spare
 # Timed UOA runs per size (after a warm-up): the table gives their median and
 # range. A netns side of 1,000 slices takes a minute; it is measured once.
-ROUNDS = int(os.environ.get("UOA_PROVISION_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("UOA_PROVISION_ROUNDS", "5"))
+ASLR = os.environ.get("UOA_PROVISION_ASLR", "0") == "1"
 
 
 def local_tool(path):
@@ -166,13 +172,13 @@ def check_routing(n):
     stay few; returns (`ip -4 rule` lines, routes in all tables)."""
     for i in sorted({0, n // 2, n - 1}):
         table, addr, dev = FIRST_UID + i, address(i), dummy(i)
-        routes = sh(f"ip -4 route show table {table}").stdout.splitlines()
+        routes = run(IP + ["-4", "route", "show", "table", str(table)]).stdout.splitlines()
         if not any(r.split()[:3] in ([addr, "dev", dev], [f"{addr}/32", "dev", dev]) for r in routes):
             sys.exit(f"N={n}: table {table} does not hold {addr}/32 dev {dev}: {routes}")
-    rules = len(sh("ip -4 rule show").stdout.splitlines())
+    rules = len(run(IP + ["-4", "rule", "show"]).stdout.splitlines())
     if rules > MAX_RULES:
         sys.exit(f"N={n}: `ip -4 rule show` has {rules} lines, more than {MAX_RULES}")
-    return rules, len(sh("ip -4 route show table all").stdout.splitlines())
+    return rules, len(run(IP + ["-4", "route", "show", "table", "all"]).stdout.splitlines())
 
 
 def uoa_slices(n):
@@ -244,8 +250,11 @@ def report(rows, cap, start, ip_start, took):
       f"tools, with their shared libraries, run from the guest's tmpfs, not from the VM's 9p "
       f"root (as from a host's local disk, not a round trip to QEMU per open). Of each run, "
       f"{start * 1e3:.0f} ms is starting uoamap and {ip_start * 1e3:.0f} ms starting ip: the "
-      f"median time of `uoamap --version` and `ip -V` (under TCG, QEMU translates the code a "
-      f"process runs for the first time). Kernel memory: Slab + VmallocUsed before and after, "
+      f"median time of `uoamap --version` and `ip -V`. Address-space randomisation "
+      f"{'on' if ASLR else 'off (`kernel.randomize_va_space=0`)'} in the guest: QEMU's TCG "
+      f"translates the code a process runs and keys it by virtual address, so with "
+      f"randomisation each run of a tool translates all it executes anew, "
+      f"{'as here' if ASLR else 'a cost a real CPU does not have'}. Kernel memory: Slab + VmallocUsed before and after, "
       f"caches dropped (netns: the first batches); for UOA also the module's own count.")
     w("")
     w("| slices | UOA apply µs/slice: first, again (range) | UOA flush µs/slice "
@@ -274,6 +283,8 @@ def main():
     started = time.monotonic()
     sh(f"insmod {os.environ['UOA_KO']}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (1048576, 1048576))
+    with open("/proc/sys/kernel/randomize_va_space", "w") as f:
+        f.write("2" if ASLR else "0")
     UOAMAP[:] = local_tool(os.path.join(ROOT, "target/release/uoamap"))
     IP[:] = local_tool(shutil.which("ip"))
     cap = int(os.environ.get("UOA_NETNS_CAP", "4000"))
@@ -339,6 +350,7 @@ def main():
         "rows": rows,
         "netns_cap": cap,
         "uoamap_start_s": start,
+        "aslr": ASLR,
         "ip_start_s": ip_start,
         "addresses_per_dummy": PER_DUMMY,
         "kernel": os.uname().release,
