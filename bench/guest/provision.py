@@ -181,6 +181,27 @@ def check_routing(n):
     return rules, len(run(IP + ["-4", "route", "show", "table", "all"]).stdout.splitlines())
 
 
+def warm_up_uoa():
+    """Applies and flushes one slice (uid and table FIRST_UID - 1 on the
+    first slice's address): under TCG the first run of a code path, the
+    tool's or the kernel's, is translated, a cost a real CPU does not have
+    and that would otherwise land on the first timed size alone."""
+    add_addresses(1)
+    with tempfile.NamedTemporaryFile("w", prefix="uoa-provision-warm-", suffix=".conf") as f:
+        f.write(f"{address(0)} {FIRST_UID - 1} {FIRST_UID - 1} dev {dummy(0)}\n")
+        f.flush()
+        run(UOAMAP + ["apply", f.name])
+    run(UOAMAP + ["flush"])
+    sh("ip -batch -", input="".join(f"link del {d}\n" for d in dummies(1)))
+
+
+def warm_up_netns():
+    """The same for the other side: one namespace and veth pair, made and
+    deleted before the first timed batch."""
+    run(IP + ["-batch", "-"], input="netns add w0\nlink add wv0 type veth peer name e0 netns w0\n")
+    run(IP + ["-batch", "-"], input="link del wv0\nnetns del w0\n")
+
+
 def uoa_slices(n):
     """(the first apply's seconds, the next applies' seconds, kernel bytes,
     (module bytes, rule lines, routes), flush's seconds) for n UOA slices."""
@@ -239,7 +260,9 @@ def report(rows, cap, start, ip_start, took):
       f"`ADDR UID TABLE dev dumK` and its table holding the address's connected route; "
       f"entries, rules (two l3mdev rules per family, whatever N) and routes added by one timed "
       f"`uoamap apply FILE` and removed by one timed `uoamap flush`: the first time at that "
-      f"size, then {ROUNDS} times again (the median, the range in brackets). A netns slice: a "
+      f"size, then {ROUNDS} times again (the median, the range in brackets); one slice made and "
+      f"removed before the first timed run of each side, as QEMU translates the code a path runs "
+      f"the first time. A netns slice: a "
       f"network namespace and a veth pair (`ip -batch`), after every UOA size; at most "
       f"{cap:,} of them, so the netns figures are per slice from the capped count; made in "
       f"batches up to each count in turn (a count's time is the sum of the batches up to it), "
@@ -291,6 +314,7 @@ def main():
     # Every UOA size first: a namespace's teardown goes on in the kernel
     # for minutes after `ip netns del`, beside whatever runs next.
     uoa = {}
+    warm_up_uoa()
     for n in sizes:
         first, applies, u_slab, (u_module, rules, routes), uf = uoa_slices(n)
         uoa[n] = (first, applies, u_slab, u_module, rules, routes, uf)
@@ -303,6 +327,7 @@ def main():
     log(f"one run, start to exit: `uoamap --version` {start * 1e3:.1f} ms, "
         f"`ip -V` {ip_start * 1e3:.1f} ms (medians of {STARTS})")
     counts = {min(n, cap) for n in sizes}
+    warm_up_netns()
     netns = netns_slices(counts, "s")
     # Again, right after deleting them (each veth pair at once, the rest
     # of each namespace by the kernel's cleanup, which then runs beside the
