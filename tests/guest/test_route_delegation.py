@@ -318,6 +318,20 @@ def test_route_limit_counts_every_route_of_the_table():
         assert uoa.counters(netns=NS)[U12]["route_limit"] == 1
         ip("route add 10.86.0.0/16 dev dummy0")
         assert "10.86.0.0/16" in table("main")
+        # Users the module does not hold yet (after a flush) get the file's
+        # limits too: the namespace's default, then a user's own. (apply
+        # adds the routes before it sets limits: the default of 1 above
+        # would refuse the users' connected routes.)
+        uoa.uoamap("route-limit 1500000", netns=NS)
+        entries = "".join(f"{l}\n" for l in saved.splitlines() if not l.startswith("route-limit"))
+        for head, want11, want12 in (("route-limit 9\n", 9, 9),
+                                     (f"route-limit {limit} u11\n", limit, 1_500_000)):
+            uoa.uoamap("flush", netns=NS)
+            with open("/tmp/uoa-limits.conf", "w") as f:
+                f.write(head + entries)
+            assert uoa.uoamap("apply /tmp/uoa-limits.conf", netns=NS).stdout.strip().endswith(" 0 removed")
+            got = uoa.counters(netns=NS)
+            assert (got[U11]["route_limit"], got[U12]["route_limit"]) == (want11, want12), (head, got)
     finally:
         uoa.sh(f"ip netns del {NS}")
 

@@ -237,11 +237,9 @@ fn link_of(dev: &str) -> u64 {
     shaping::link_rate(speed)
 }
 
-/// Applies `line` to `plan` (the current shapes): the interfaces are the
-/// one named, else those of the user's entries; every rate is checked
-/// against the link before anything is changed.
 /// The managed uids and the interfaces their entries name, indexed once
 /// so that a file of many `rate` lines is read in O(n log n).
+#[derive(Default)]
 pub struct Users(BTreeMap<u32, BTreeSet<u32>>);
 
 impl Users {
@@ -257,6 +255,9 @@ impl Users {
     }
 }
 
+/// Applies `line` to `plan` (the current shapes): the interfaces are the
+/// one named, else those of the user's entries; every rate is checked
+/// against the link before anything is changed.
 pub fn amend(plan: &mut Plan, line: &RateLine, users: &Users) -> Result<()> {
     let Some(user) = &line.user else {
         let dev = line.dev.as_deref().unwrap_or_default();
