@@ -461,8 +461,8 @@ fn run(cli: &Cli) -> Result<()> {
             }
             if !cli.no_routing {
                 // The entries just added got their connected routes with the
-                // change; the others may have lost theirs to a link that
-                // went down.
+                // change; the other host entries may have lost theirs to a
+                // link that went down (no socket opened when there are none).
                 let added: std::collections::HashSet<_> = changes
                     .iter()
                     .filter_map(|c| match c {
@@ -472,10 +472,12 @@ fn run(cli: &Cli) -> Result<()> {
                     .collect();
                 let kept: Vec<Entry> = wanted
                     .iter()
-                    .filter(|e| !added.contains(&e.prefix))
+                    .filter(|e| !added.contains(&e.prefix) && e.prefix.is_host())
                     .copied()
                     .collect();
-                routing::PolicyRouting::connect()?.restore_connected(&kept)?;
+                if !kept.is_empty() {
+                    routing::PolicyRouting::connect()?.restore_connected(&kept)?;
+                }
             }
             // One dump of the counters for both: the limits change no class.
             // Only a uid the module held before this apply can have a limit

@@ -205,7 +205,7 @@ impl PolicyRouting {
     /// and the kernel gives them back to main only when it comes up. One
     /// dump of addresses and of routes; a request only per missing route.
     pub fn restore_connected(&self, entries: &[Entry]) -> Result<()> {
-        if !entries.iter().any(|e| e.prefix.is_host()) {
+        if entries.is_empty() {
             return Ok(());
         }
         let here = self.addresses()?;
