@@ -277,8 +277,9 @@ def report(rows, cap, start, ip_start, took):
       f"{'on' if ASLR else 'off (`kernel.randomize_va_space=0`)'} in the guest: QEMU's TCG "
       f"translates the code a process runs and keys it by virtual address, so with "
       f"randomisation each run of a tool translates all it executes anew, "
-      f"{'as here' if ASLR else 'a cost a real CPU does not have'}. Kernel memory: Slab + VmallocUsed before and after, "
-      f"caches dropped (netns: the first batches); for UOA also the module's own count.")
+      f"{'as here' if ASLR else 'a cost a real CPU does not have'}. "
+      f"Kernel memory: Slab + VmallocUsed before and after, caches dropped (netns: the first "
+      f"batches); for UOA also the module's own count.")
     w("")
     w("| slices | UOA apply µs/slice: first, again (range) | UOA flush µs/slice "
       "| UOA B/slice (module / slab) | `ip -4 rule` lines | routes, all tables "
