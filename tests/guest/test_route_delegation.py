@@ -319,10 +319,8 @@ def test_route_limit_counts_every_route_of_the_table():
         ip("route add 10.86.0.0/16 dev dummy0")
         assert "10.86.0.0/16" in table("main")
         # Users the module does not hold yet (after a flush) get the file's
-        # limits too: the namespace's default, then a user's own. (apply
-        # adds the routes before it sets limits: the default of 1 above
-        # would refuse the users' connected routes.)
-        uoa.uoamap("route-limit 1500000", netns=NS)
+        # limits too: the namespace's default (raised from 1 before their
+        # connected routes go in), then a user's own.
         entries = "".join(f"{l}\n" for l in saved.splitlines() if not l.startswith("route-limit"))
         for head, want11, want12 in (("route-limit 9\n", 9, 9),
                                      (f"route-limit {limit} u11\n", limit, 1_500_000)):

@@ -210,6 +210,11 @@ fn set_and_route(
     after: Option<&[Entry]>,
 ) -> Result<()> {
     client.set(replace, changes)?;
+    route(cli, client, before, after)
+}
+
+/// The policy-routing half of [`set_and_route`], after the batch.
+fn route(cli: &Cli, client: &Client, before: &[Entry], after: Option<&[Entry]>) -> Result<()> {
     if !cli.no_routing {
         let dumped;
         let after = match after {
@@ -281,11 +286,7 @@ fn apply_limits(
     limits: &[(Option<u32>, u32)],
     counters: &[uoa_genl::Counters],
 ) -> Result<()> {
-    let default = limits
-        .iter()
-        .rev()
-        .find(|(u, _)| u.is_none())
-        .map_or(uoa_genl::DEFAULT_ROUTE_LIMIT, |&(_, n)| n);
+    let default = file_default_limit(limits);
     if client.status()?.route_limit != default {
         client.set_route_limit(None, default)?;
     }
@@ -301,6 +302,16 @@ fn apply_limits(
         }
     }
     Ok(())
+}
+
+/// The namespace's route limit a file asks for: its last `route-limit N`
+/// line without a user, else the built-in default.
+fn file_default_limit(limits: &[(Option<u32>, u32)]) -> u32 {
+    limits
+        .iter()
+        .rev()
+        .find(|(u, _)| u.is_none())
+        .map_or(uoa_genl::DEFAULT_ROUTE_LIMIT, |&(_, n)| n)
 }
 
 /// `route-limit`'s number: `default` (0 to the kernel) only for a user.
@@ -451,14 +462,15 @@ fn run(cli: &Cli) -> Result<()> {
             if !changes.is_empty() {
                 // The shapes follow below, with the file's.
                 // The batch is the diff: the module then holds `wanted`.
-                set_and_route(
-                    cli,
-                    &client,
-                    Replace::Nothing,
-                    &changes,
-                    &before,
-                    Some(&wanted),
-                )?;
+                client.set(Replace::Nothing, &changes)?;
+                // A default the file raises is raised before the new
+                // entries' routes go in (the old one could refuse them); a
+                // lower one is set last, with the users' own limits.
+                let default = file_default_limit(&limits);
+                if client.status()?.route_limit < default {
+                    client.set_route_limit(None, default)?;
+                }
+                route(cli, &client, &before, Some(&wanted))?;
             }
             if !cli.no_routing {
                 // The entries just added got their connected routes with the
