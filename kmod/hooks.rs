@@ -14,7 +14,8 @@ use crate::{
         verdict::{self, Bind, Bound, Counter, Errno, Source, Subject},
         Family,
     },
-    store::Snapshot,
+    stamp::Stamps,
+    store::{self, Snapshot},
 };
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -184,14 +185,19 @@ unsafe extern "C" fn bind_disjoint(
     }
 }
 
-/// Receive lookup: `verdict::receive`.
+/// Receive lookup: `verdict::receive`, which asks the same two halves as
+/// LOCAL_OUT of the packet's destination and device: an IPv4 packet to the
+/// address and through the device that `sk` remembers (`stamp`) is let
+/// through without the policy's lookups.
 ///
 /// # Safety
 ///
-/// Called by the hook core only, with a live `net` and an address as
+/// Called by the hook core only, with a live `net`, the candidate socket
+/// `sk` (full when `uid` is not `UOA_NO_UID`) and an address as
 /// [`read_addr`] needs.
 unsafe extern "C" fn rcv_ok(
     net: *const bindings::net,
+    sk: *const bindings::sock,
     uid: u32,
     family: c_int,
     daddr: *const c_void,
@@ -200,6 +206,14 @@ unsafe extern "C" fn rcv_ok(
 ) -> bool {
     if crate::NOOP_RECEIVE || verdict::exempt(uid) {
         return true;
+    }
+    if family as u32 == bindings::AF_INET {
+        // SAFETY: not exempt, so `sk` is a full socket, alive during the
+        // lookup; AF_INET gives 4 bytes at `daddr`.
+        let (stamps, addr) = unsafe { (Stamps::of(sk), daddr.cast::<u32>().read_unaligned()) };
+        if stamps.hold(store::version(), addr, dif as u32) {
+            return true;
+        }
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
     let Some((family, daddr)) = (unsafe { read_addr(family as u32, daddr) }) else {

@@ -9,9 +9,9 @@
 //! sender gets EPERM.
 //!
 //! A socket remembers the IPv4 source and the device of its last accepted
-//! packet (`sk->sk_uoa_stamp`, `policy::verdict::OutStamp`) until the
-//! policy changes, so that its next packets from that source through that
-//! device cost two compares instead of the policy's lookups.
+//! packet (`stamp`) until the policy changes, so that its next packets
+//! from that source through that device cost two compares instead of the
+//! policy's lookups.
 //!
 //! A managed uid's packet that passes gets the uid's tc class in
 //! `skb->priority` when its device's root qdisc is UOA's HTB
@@ -24,10 +24,10 @@ use crate::{
         shaping,
         verdict::{self, Packet, Subject},
     },
+    stamp::Stamps,
     store,
 };
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_uint, prelude::*};
 
 /// The hook at LOCAL_OUT of `pf`, just after the filter table's
@@ -137,20 +137,13 @@ unsafe extern "C" fn local_out(
     // SAFETY: the hook state's device lives at least as long as this call.
     let out = unsafe { dev.as_ref() }.map_or(0, |d| d.ifindex as u32);
     // SAFETY: `sk` is the full socket above, alive while its packet is.
-    let [src_stamp, dev_stamp] = unsafe { remembered(sk) };
-    // What this packet's stamps would be: IPv4 only (an IPv6 source does
-    // not fit in the word beside the version).
-    let want = if pf == bindings::NFPROTO_IPV4 {
+    let stamps = unsafe { Stamps::of(sk) };
+    // IPv4 only: an IPv6 source does not fit in the word beside the version.
+    let v4 = (pf == bindings::NFPROTO_IPV4).then(|| {
         // SAFETY: an IPv4 header holds 4 bytes of source at `saddr`.
-        let src = unsafe { saddr.cast::<u32>().read_unaligned() };
-        verdict::OutStamp::new(version, src).zip(verdict::OutStamp::new(version, out))
-    } else {
-        None
-    };
-    if want.is_some_and(|(w_src, w_dev)| {
-        src_stamp.load(Ordering::Relaxed) == w_src.get()
-            && dev_stamp.load(Ordering::Relaxed) == w_dev.get()
-    }) {
+        unsafe { saddr.cast::<u32>().read_unaligned() }
+    });
+    if v4.is_some_and(|src| stamps.hold(version, src, out)) {
         return bindings::NF_ACCEPT;
     }
     let family = if pf == bindings::NFPROTO_IPV4 {
@@ -175,10 +168,8 @@ unsafe extern "C" fn local_out(
                     if let Subject::Managed(m) = who {
                         class = s.settings(m).map_or(0, |x| x.class());
                     }
-                    if let Some((w_src, w_dev)) = want.filter(|_| verdict::may_remember(who, class))
-                    {
-                        src_stamp.store(w_src.get(), Ordering::Relaxed);
-                        dev_stamp.store(w_dev.get(), Ordering::Relaxed);
+                    if let Some(src) = v4.filter(|_| verdict::may_remember(who, class)) {
+                        stamps.remember(uid, version, src, out);
                     }
                     bindings::NF_ACCEPT
                 }
@@ -200,28 +191,6 @@ unsafe extern "C" fn local_out(
         }
     }
     verdict
-}
-
-/// The halves of a LOCAL_OUT verdict that `sk` remembers
-/// (`verdict::OutStamp`): its source's and its device's. Each word is read
-/// and written whole, since senders of one socket on several CPUs race on
-/// them and a torn word could name a source that was never checked; the
-/// two need not agree, as each half stands on its own.
-///
-/// # Safety
-///
-/// `sk` must be a live full socket, for as long as the references are used.
-unsafe fn remembered<'a>(sk: *mut bindings::sock) -> [&'a AtomicU64; 2] {
-    // SAFETY: the fields are naturally aligned u64s of a live socket, per
-    // the contract, and every access to them is atomic (these and the
-    // zeroing of a new socket, before anyone else sees it).
-    unsafe {
-        let words = core::ptr::addr_of_mut!((*sk).sk_uoa_stamp).cast::<u64>();
-        [
-            AtomicU64::from_ptr(words),
-            AtomicU64::from_ptr(words.add(1)),
-        ]
-    }
 }
 
 /// The handle of `dev`'s root qdisc (`0`: no device, or none attached).

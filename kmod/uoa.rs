@@ -21,6 +21,7 @@ mod netns;
 mod policy;
 mod rcu;
 mod route;
+mod stamp;
 mod store;
 
 // Benchmark builds only (`UOA_KMOD_NOOP=HOOK tools/build-kmod.sh`): the cfg

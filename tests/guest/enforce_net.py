@@ -523,6 +523,64 @@ def raw_sends(sends):
     return out
 
 
+def owned_sends(src, dst, port, steps):
+    """As root: one UDP socket connected from src to dst:port, whose owner
+    root changes with fchown() ("chown", uid) between its sends ("send",
+    payload): the outcome of each send ("ok" or the errno name). The first
+    step gives it its first owner, before it binds src."""
+    s = socket.socket(family(dst), socket.SOCK_DGRAM)
+    out = []
+    try:
+        for n, (what, arg) in enumerate(steps):
+            if what == "chown":
+                os.fchown(s.fileno(), arg, -1)
+                if n == 0:
+                    s.bind(sockaddr(src, 0))
+                    s.connect(sockaddr(dst, port))
+                continue
+            try:
+                s.send(arg)
+                out.append("ok")
+            except OSError as e:
+                out.append(ename(e))
+    finally:
+        s.close()
+    return out
+
+
+def handed_listener(src, port, owner, acceptors):
+    """As root: a TCP listener on src:port owned by `owner` (fchown before
+    bind), handed in turn to a process of each uid in `acceptors`, which
+    accepts one connection (the child socket takes the acceptor's uid) and
+    writes "from UID" to it. uoa.ready() once listening; returns each
+    acceptor's exit status."""
+    listener = socket.socket(family(src), socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    os.fchown(listener.fileno(), owner, -1)
+    listener.bind(sockaddr(src, port))
+    listener.listen(8)
+    uoa.ready()
+    out = []
+    for uid in acceptors:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                conn, _ = listener.accept()
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):  # the peer's view is what counts
+                    conn.sendall(b"from %d\n" % uid)
+                    conn.recv(1)  # until the client gives up
+                os._exit(0)
+            except BaseException:  # noqa: BLE001 - the status says it
+                os._exit(1)
+        out.append(os.waitpid(pid, 0)[1])
+    listener.close()
+    return out
+
+
 # --- ICMP echo through a ping socket, and who the peer saw ---
 
 

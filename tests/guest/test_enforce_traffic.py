@@ -297,6 +297,41 @@ def test_raw_header_with_foreign_source_is_dropped():
         assert seen == [True] * 4 + [False] * 3, seen
 
 
+def test_new_owner_does_not_inherit_what_a_socket_remembered():
+    """A connected socket's packets pass LOCAL_OUT on what it remembers of
+    its owner (its source and device, patch 18), the route being cached;
+    when root gives the socket another owner with fchown(), it forgets, so
+    the new owner's packets from the old owner's address are dropped."""
+    P = 7470
+    with en.network() as net:
+        net.server(quad(P)[2:3], netns=CLI)
+        before = uoa.counters(NS)
+        steps = [("chown", U11), ("send", b"o1"), ("send", b"o2"), ("chown", U12), ("send", b"o3"),
+                 ("chown", V), ("send", b"o4"), ("chown", U11), ("send", b"o5")]
+        got = uoa.run_as(en.owned_sends, A11, CLI4, P, steps, netns=NS)
+        assert got == ["ok", "ok", "EPERM", "EPERM", "ok"], got
+        seen = uoa.run_as(en.asks, [(en.seen, CLI4, P, tag, 2 if n == 0 else 0)
+                                    for n, tag in enumerate((b"o5", b"o1", b"o2", b"o3", b"o4"))], netns=CLI)
+        assert seen == [True] * 3 + [False] * 2, seen
+        after = uoa.counters(NS)
+        assert after[U12]["packets_dropped"] - before[U12]["packets_dropped"] == 1, (before, after)
+        assert after[U11]["packets_dropped"] == before[U11]["packets_dropped"], (before, after)
+
+
+def test_accepted_socket_of_another_owner_does_not_inherit_what_its_listener_remembered():
+    """A listener remembers its owner's source from its SYN-ACKs and a clone
+    copies that; a socket that another uid accept()s is that uid's, so it
+    forgets: u11's listener handed to u11 serves, handed to the unmanaged
+    uid it sends nothing from u11's address."""
+    P = 7480
+    with en.network() as net:
+        server = net.start(en.handed_listener, A11, P, U11, [U11, V])
+        server.wait_ready()
+        got = uoa.run_as(en.asks, [(en.tcp_ask, A11, P), (en.tcp_ask, A11, P, None, (), None, 2)], netns=CLI)
+        assert got == [f"from {U11}", "timeout"], got
+        assert server.result() == [0, 0]
+
+
 def test_interfaces_r1():
     """u13's entries name w0: its traffic may leave through w0 and
     loopback only (no routing rules: main would route it anywhere)."""

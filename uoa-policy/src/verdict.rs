@@ -302,14 +302,12 @@ pub fn bind_disjoint(t: &Tables<'_>, a: (Subject, Bound), b: (Subject, Bound)) -
 /// Receive lookup: may a packet to `daddr` that arrived on `dif` reach a
 /// socket of `who`? A managed uid's socket gets only packets to its own
 /// addresses (on its interfaces, if it has any); another non-root uid's
-/// socket none to a managed uid's address.
+/// socket none to a managed uid's address. The very halves that
+/// [`local_out`] asks of a source and a device, so that what a socket
+/// remembers of them ([`OutStamp`]) answers both.
 #[inline]
 pub fn receive(t: &Tables<'_>, who: Subject, family: Family, daddr: u128, dif: u32) -> bool {
-    match who {
-        Subject::Root | Subject::Unknown => true,
-        Subject::Managed(m) => t.owner(family, daddr) == Some(m.uid) && t.interface_allowed(m, dif),
-        Subject::Unmanaged(_) => t.owner(family, daddr).is_none(),
-    }
+    local_out_source(t, who, family, daddr) && local_out_device(t, who, dif)
 }
 
 /// The verdict on an output route's source address.
@@ -404,13 +402,15 @@ pub fn local_out_device(t: &Tables<'_>, who: Subject, out: u32) -> bool {
 }
 
 /// One half of a LOCAL_OUT verdict that a socket remembers
-/// (`sk->sk_uoa_stamp[]`): "this socket's uid may send from IPv4 source
-/// `value`" ([`local_out_source`]) or "through interface `value`"
+/// (`sk->sk_uoa_stamp[]`): "this socket's uid may use IPv4 address
+/// `value`" ([`local_out_source`]) or "interface `value`"
 /// ([`local_out_device`]) "while the policy's version is `version`", one
 /// word that the kernel reads and writes atomically. The socket fixes the
-/// rest of what they read (its uid and namespace), so a packet whose
+/// rest of what they read (its namespace, and its uid: the kernel and the
+/// module forget the stamps when the owner changes), so a packet whose
 /// source and device both match the socket's two stamps is accepted with
-/// a compare each instead of the policy's lookups; the halves being
+/// a compare each instead of the policy's lookups, and so is a packet to
+/// that address through that device at [`receive`]; the halves being
 /// independent, two stamps written by different packets still make a
 /// true verdict. 0 (a new socket's) remembers nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -330,7 +330,8 @@ fn row_local_out() {
 
 /// A remembered half of a LOCAL_OUT verdict names its version and value
 /// exactly; the halves are independent (each pair of accepted halves makes
-/// an accepted packet); a verdict with a tc class is not remembered.
+/// an accepted packet, and lets a packet to that address through that
+/// device reach the socket); a verdict with a tc class is not remembered.
 #[test]
 fn local_out_stamps() {
     let src = u32::from_be_bytes([10, 1, 3, 1]).to_be();
@@ -373,6 +374,13 @@ fn local_out_stamps() {
                     local_out(&t, who, f, s, out) == Packet::Accept,
                     halves,
                     "{uid} {src} {out}"
+                );
+                // The receive lookup asks the same of a destination, so
+                // the stamps answer it too.
+                assert_eq!(
+                    receive(&t, who, f, s, out),
+                    halves,
+                    "receive {uid} {src} {out}"
                 );
             }
         }
