@@ -49,16 +49,9 @@ impl Stamps<'_> {
     /// header has it) and device `ifindex` under `version`, as remembered.
     #[inline]
     pub(crate) fn hold(&self, version: u32, addr: u32, ifindex: u32) -> bool {
-        match (
-            OutStamp::new(version, addr),
-            OutStamp::new(version, ifindex),
-        ) {
-            (Some(a), Some(d)) => {
-                self.words[0].load(Ordering::Relaxed) == a.get()
-                    && self.words[1].load(Ordering::Relaxed) == d.get()
-            }
-            _ => false,
-        }
+        pair(version, addr, ifindex).is_some_and(|(a, d)| {
+            self.words[0].load(Ordering::Relaxed) == a && self.words[1].load(Ordering::Relaxed) == d
+        })
     }
 
     /// Remembers that owner `uid` may use `addr` and `ifindex` under
@@ -67,14 +60,11 @@ impl Stamps<'_> {
     /// barrier after the new owner, this re-reads it behind one after the
     /// store, so one of the two sees the other).
     pub(crate) fn remember(&self, uid: u32, version: u32, addr: u32, ifindex: u32) {
-        let (Some(a), Some(d)) = (
-            OutStamp::new(version, addr),
-            OutStamp::new(version, ifindex),
-        ) else {
+        let Some((a, d)) = pair(version, addr, ifindex) else {
             return;
         };
-        self.words[0].store(a.get(), Ordering::Relaxed);
-        self.words[1].store(d.get(), Ordering::Relaxed);
+        self.words[0].store(a, Ordering::Relaxed);
+        self.words[1].store(d, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         // SAFETY: `sk` is a live full socket, per `of`'s contract; the
         // owner is read once, as READ_ONCE would.
@@ -84,4 +74,14 @@ impl Stamps<'_> {
             self.words[1].store(0, Ordering::Relaxed);
         }
     }
+}
+
+/// The two words that say `addr` and `ifindex` under `version`; `None`
+/// when the version may not be remembered.
+#[inline]
+fn pair(version: u32, addr: u32, ifindex: u32) -> Option<(u64, u64)> {
+    Some((
+        OutStamp::new(version, addr)?.get(),
+        OutStamp::new(version, ifindex)?.get(),
+    ))
 }

@@ -500,6 +500,15 @@ def udp_packet(src, dst, sport, dport, payload):
     return struct.pack("!IHBB", 0x60000000, length, socket.IPPROTO_UDP, 64) + s6 + d6 + udp
 
 
+def outcome(call, *args):
+    """call(*args): "ok", or the errno name of what it raised."""
+    try:
+        call(*args)
+        return "ok"
+    except OSError as e:
+        return ename(e)
+
+
 def raw_send(src, dst, dport, payload):
     """Sends a UDP datagram with a forged IP header (IPPROTO_RAW implies
     IP_HDRINCL): "ok" or the errno name."""
@@ -513,11 +522,7 @@ def raw_sends(sends):
     out = []
     try:
         for src, dst, dport, payload in sends:
-            try:
-                s.sendto(udp_packet(src, dst, 40000, dport, payload), sockaddr(dst, 0))
-                out.append("ok")
-            except OSError as e:
-                out.append(ename(e))
+            out.append(outcome(s.sendto, udp_packet(src, dst, 40000, dport, payload), sockaddr(dst, 0)))
     finally:
         s.close()
     return out
@@ -538,11 +543,7 @@ def owned_sends(src, dst, port, steps):
                     s.bind(sockaddr(src, 0))
                     s.connect(sockaddr(dst, port))
                 continue
-            try:
-                s.send(arg)
-                out.append("ok")
-            except OSError as e:
-                out.append(ename(e))
+            out.append(outcome(s.send, arg))
     finally:
         s.close()
     return out
