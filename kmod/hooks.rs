@@ -229,15 +229,28 @@ unsafe extern "C" fn rcv_ok(
     }
 }
 
+/// The tc class of `who`'s packets (0: none).
+pub(crate) fn class_of(s: &Snapshot, who: Subject) -> u32 {
+    match who {
+        Subject::Managed(m) => s.settings(m).map_or(0, |x| x.class()),
+        _ => 0,
+    }
+}
+
 /// Output routes: `verdict::route_source`; a rewrite is written back to
-/// `saddr`.
+/// `saddr`. With the flow's socket `sk`, an IPv4 source and device that it
+/// remembers (`stamp`) are allowed on two compares, and an allowed route's
+/// verdict is remembered there for LOCAL_OUT: the policy allows a route's
+/// source exactly when it would let its packets pass.
 ///
 /// # Safety
 ///
-/// Called by the hook core only, with a live `net` and addresses as
-/// [`read_addr`] needs; `saddr` writable.
+/// Called by the hook core only, with a live `net`, `sk` null or a full
+/// socket of `uid` alive during the lookup, and addresses as [`read_addr`]
+/// needs; `saddr` writable.
 unsafe extern "C" fn route_saddr(
     net: *const bindings::net,
+    sk: *const bindings::sock,
     uid: u32,
     family: c_int,
     daddr: *const c_void,
@@ -247,6 +260,18 @@ unsafe extern "C" fn route_saddr(
 ) -> c_int {
     if crate::NOOP_SOURCE || verdict::exempt(uid) {
         return 0;
+    }
+    // Before the snapshot is read, as at LOCAL_OUT.
+    let version = store::version();
+    let v4 = (family as u32 == bindings::AF_INET && !sk.is_null()).then(|| {
+        // SAFETY: a full socket alive during the lookup, per the contract;
+        // AF_INET gives 4 bytes at `saddr`.
+        unsafe { (Stamps::of(sk), saddr.cast::<u32>().read_unaligned()) }
+    });
+    if let Some((stamps, src)) = &v4 {
+        if stamps.hold(version, *src, oif as u32) {
+            return 0;
+        }
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.
     let (Some((fam, dst)), Some((_, src))) = (unsafe {
@@ -264,7 +289,14 @@ unsafe extern "C" fn route_saddr(
             let t = s.tables();
             let who = t.subject(uid);
             match verdict::route_source(&t, who, fam, dst, oif as u32, src, user_saddr) {
-                Source::Allow => 0,
+                Source::Allow => {
+                    if let Some((stamps, src)) = v4 {
+                        if verdict::may_remember(who, class_of(s, who)) {
+                            stamps.remember(uid, version, src, oif as u32);
+                        }
+                    }
+                    0
+                }
                 Source::Reserved => RESERVED,
                 Source::Rewrite(addr, c) => {
                     // SAFETY: `saddr` holds an address of `family`.

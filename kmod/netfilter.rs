@@ -9,9 +9,9 @@
 //! sender gets EPERM.
 //!
 //! A socket remembers the IPv4 source and the device of its last accepted
-//! packet (`stamp`) until the policy changes, so that its next packets
-//! from that source through that device cost two compares instead of the
-//! policy's lookups.
+//! packet or allowed route (`stamp`) until the policy changes, so that its
+//! packets from that source through that device cost two compares instead
+//! of the policy's lookups.
 //!
 //! A managed uid's packet that passes gets the uid's tc class in
 //! `skb->priority` when its device's root qdisc is UOA's HTB
@@ -22,7 +22,7 @@ use crate::{
     hooks::{self, read_addr},
     policy::{
         shaping,
-        verdict::{self, Packet, Subject},
+        verdict::{self, Packet},
     },
     stamp::Stamps,
     store,
@@ -165,9 +165,7 @@ unsafe extern "C" fn local_out(
             let who = t.subject(uid);
             match verdict::local_out(&t, who, family, src, out) {
                 Packet::Accept => {
-                    if let Subject::Managed(m) = who {
-                        class = s.settings(m).map_or(0, |x| x.class());
-                    }
+                    class = hooks::class_of(s, who);
                     if let Some(src) = v4.filter(|_| verdict::may_remember(who, class)) {
                         stamps.remember(uid, version, src, out);
                     }

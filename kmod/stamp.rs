@@ -2,9 +2,10 @@
 
 //! What a socket remembers of its owner (`sk->sk_uoa_stamp`, patch 18;
 //! `policy::verdict::OutStamp`): that it may use an IPv4 address, and a
-//! device, under a policy version. LOCAL_OUT stores them after an accepted
-//! packet; LOCAL_OUT and the receive lookup answer from them while they
-//! hold, since both ask the same two halves of the policy.
+//! device, under a policy version. The output route hook stores them after
+//! an allowed route of the socket, LOCAL_OUT after an accepted packet; both
+//! and the receive lookup answer from them while they hold, since all three
+//! ask the same two halves of the policy.
 
 use crate::policy::verdict::OutStamp;
 use core::sync::atomic::{fence, AtomicU64, Ordering};

@@ -382,6 +382,18 @@ fn local_out_stamps() {
                     halves,
                     "receive {uid} {src} {out}"
                 );
+                // An output route's source is allowed exactly when its
+                // packets would pass, for whoever may remember: the route
+                // hook answers from the stamps and stamps what it allows.
+                if may_remember(who, 0) {
+                    for given in [true, false] {
+                        assert_eq!(
+                            route_source(&t, who, f, s, out, s, given) == Source::Allow,
+                            halves,
+                            "route {uid} {src} {out} {given}"
+                        );
+                    }
+                }
             }
         }
     }
@@ -708,6 +720,10 @@ proptest! {
         prop_assert_eq!(t.owner_table(family, addr), owners_table);
 
         let got = route_source(&t, who, family, dst, ifindex, addr, given);
+        if may_remember(who, 0) {
+            // What the stamps hold is what an output route allows.
+            prop_assert_eq!(got == Source::Allow, want_out == Packet::Accept);
+        }
         let own: Vec<Entry> = list.iter().filter(|e| e.uid == uid).copied().collect();
         let want_src = if Model::stock(uid) {
             Source::Allow
