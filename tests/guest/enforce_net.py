@@ -528,11 +528,13 @@ def raw_sends(sends):
     return out
 
 
-def owned_sends(src, dst, port, steps):
-    """As root: one UDP socket connected from src to dst:port, whose owner
-    root changes with fchown() ("chown", uid) between its sends ("send",
-    payload): the outcome of each send ("ok" or the errno name). The first
-    step gives it its first owner, before it binds src."""
+def owned_sends(src, dst, port, steps, connected=True):
+    """As root: one UDP socket bound to src that sends to dst:port (connected
+    to it, or with sendto() every time), whose owner root changes with
+    fchown() ("chown", uid) between its sends ("send", payload), as it may
+    change the policy (("uoamap", arguments), in this namespace): the
+    outcome of each send ("ok" or the errno name). The first step gives it
+    its first owner, before it binds src."""
     s = socket.socket(family(dst), socket.SOCK_DGRAM)
     out = []
     try:
@@ -541,9 +543,14 @@ def owned_sends(src, dst, port, steps):
                 os.fchown(s.fileno(), arg, -1)
                 if n == 0:
                     s.bind(sockaddr(src, 0))
-                    s.connect(sockaddr(dst, port))
-                continue
-            out.append(outcome(s.send, arg))
+                    if connected:
+                        s.connect(sockaddr(dst, port))
+            elif what == "uoamap":
+                uoa.uoamap(arg)
+            elif connected:
+                out.append(outcome(s.send, arg))
+            else:
+                out.append(outcome(s.sendto, arg, sockaddr(dst, port)))
     finally:
         s.close()
     return out

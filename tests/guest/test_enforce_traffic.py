@@ -318,6 +318,28 @@ def test_new_owner_does_not_inherit_what_a_socket_remembered():
         assert after[U11]["packets_dropped"] == before[U11]["packets_dropped"], (before, after)
 
 
+def test_routes_of_a_socket_trust_what_it_remembered_only_under_the_same_policy():
+    """An unconnected socket's route lookups answer from what it remembers
+    of its owner (patch 19) only while the policy stays: once u11 loses its
+    address, the route of its next datagram from there is refused
+    (EADDRNOTAVAIL, counted as a denied source), not sent and dropped later;
+    with the address back, it sends again."""
+    P = 7475
+    with en.network() as net:
+        net.server(quad(P)[2:3], netns=CLI)
+        before = uoa.counters(NS)
+        steps = [("chown", U11), ("send", b"n1"), ("send", b"n2"), ("uoamap", f"--no-routing del {A11}"),
+                 ("send", b"n3"), ("uoamap", f"--no-routing add {A11} u11 111"), ("send", b"n4")]
+        got = uoa.run_as(en.owned_sends, A11, CLI4, P, steps, False, netns=NS)
+        assert got == ["ok", "ok", "EADDRNOTAVAIL", "ok"], got
+        seen = uoa.run_as(en.asks, [(en.seen, CLI4, P, tag, 2 if n == 0 else 0)
+                                    for n, tag in enumerate((b"n4", b"n1", b"n2", b"n3"))], netns=CLI)
+        assert seen == [True] * 3 + [False], seen
+        after = uoa.counters(NS)
+        assert after[U11]["sources_denied"] - before[U11]["sources_denied"] == 1, (before, after)
+        assert after[U11]["packets_dropped"] == before[U11]["packets_dropped"], (before, after)
+
+
 def test_accepted_socket_of_another_owner_does_not_inherit_what_its_listener_remembered():
     """A listener remembers its owner's source from its SYN-ACKs and a clone
     copies that; a socket that another uid accept()s is that uid's, so it
