@@ -109,6 +109,40 @@ def test_rules_and_table_follow_the_entries():
         uoa.sh(f"ip netns del {NS}")
 
 
+def test_any_other_rule_takes_effect_among_uoa_s():
+    """While the rules are the stock ones and UOA's pair, the kernel follows
+    them without walking the list (patch 20); any other rule, wherever it
+    sits, must be walked, and UOA's routing must come back when it goes."""
+    setup()
+    try:
+        uoa.uoamap("add 10.1.3.1 u11 32811 dev dummy0", netns=NS)
+        uoa.sh("ip route add 10.9.9.0/24 dev dummy0 table 100", netns=NS)
+
+        def table_of(uid):
+            got = uoa.sh(f"ip route get 10.9.9.9 uid {uid}", netns=NS, check=False)
+            if got.returncode != 0:
+                assert "unreachable" in got.stderr.lower(), got.stderr
+                return "unreachable"
+            return "100" if "table 100" in got.stdout else "main"
+
+        assert (table_of(U11), table_of(U13)) == ("unreachable", "main")
+        # Before UOA's pair, with a selector: the managed uid's flows too.
+        uoa.sh("ip rule add pref 500 to 10.9.9.0/24 lookup 100", netns=NS)
+        assert (table_of(U11), table_of(U13)) == ("100", "100")
+        uoa.sh("ip rule del pref 500", netns=NS)
+        assert (table_of(U11), table_of(U13)) == ("unreachable", "main")
+        # Between UOA's pair and main, no selector: everyone UOA does not claim.
+        uoa.sh("ip rule add pref 2000 lookup 100", netns=NS)
+        assert (table_of(U11), table_of(U13)) == ("unreachable", "100")
+        # With UOA's pair gone, the same rule still counts.
+        uoa.uoamap("flush u11", netns=NS)
+        assert (table_of(U11), table_of(U13)) == ("100", "100")
+        uoa.sh("ip rule del pref 2000", netns=NS)
+        assert (table_of(U11), table_of(U13)) == ("main", "main")
+    finally:
+        uoa.sh(f"ip netns del {NS}")
+
+
 def test_no_routing_leaves_rules_alone():
     setup()
     try:
