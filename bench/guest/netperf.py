@@ -17,7 +17,12 @@ managed uid's table holds its connected route). A configuration is set up from s
 `uoamap flush` (entries, rules and tables) and `rmmod uoa` if the module is
 loaded, `insmod`, then ONE `uoamap apply FILE` in the client namespace, with
 policy routing: two l3mdev rules per family select each uid's table, and
-uid 1011's table holds the veth's connected route.
+uid 1011's table holds the veth's connected route. Before a configuration
+without the module (the baseline, the slice) runs where one with it ran,
+the namespaces and their addresses are made anew: the kernel keeps a
+namespace that has had any rule in policy-routing mode for good (the local
+and main tables apart, the rules walked, a full reverse-path check), which
+is not the stock host the baseline stands for.
 
 `netns` (the competitor, module not loaded): the same netperf as uid 1011,
 but in a namespace of its own (the slice, nps1) joined by a second veth pair
@@ -371,7 +376,10 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
       f"each managed uid's table, however many uids there are (`ip -4 rule` lines in the "
       f"client namespace: setup table below). *no module* (the baseline)"
       f"{' and *netns*' if NETNS in configs else ''}: `uoamap flush` and `rmmod uoa`, a "
-      f"stock kernel without UOA rules.")
+      f"stock kernel without UOA rules, in namespaces made anew (and their addresses "
+      f"configured again) whenever a configuration with the module has run in them since: "
+      f"the kernel keeps a namespace that has had a policy-routing rule in policy-routing "
+      f"mode for good, and the baseline is a host that never had one.")
     if NETNS in configs:
         w("")
         w(f"*netns+veth slice*, the paper's competitor: the same netperf as uid {UID}, module "
@@ -511,10 +519,20 @@ def main():
         if t not in ALL_TESTS:
             sys.exit(f"unknown test {t}: choose from {', '.join(ALL_TESTS)}")
     started = time.monotonic()
-    srv = setup_net()
-    if NETNS in configs:
-        setup_slice()
-    setup_other_addresses(max((uid_count(c) for c in configs), default=0))
+    srv = None
+
+    def fresh_namespaces():
+        """The namespaces, netserver and addresses, made anew."""
+        nonlocal srv
+        if srv:
+            srv.terminate()
+            srv.wait()
+        srv = setup_net()
+        if NETNS in configs:
+            setup_slice()
+        setup_other_addresses(max((uid_count(c) for c in configs), default=0))
+
+    fresh_namespaces()
     files = {n: entries_file(n) for n in {uid_count(c) for c in configs} if n > 0}
     log(f"configurations {configs}, tests {TESTS}, {LEN} s per run, {ROUNDS} rounds")
 
@@ -531,6 +549,7 @@ def main():
     units, applies, rules, probes, failures = {}, {}, {}, {}, []
     stats = {c: {} for c in configs if loads_module(c)}
     current = None
+    had_rules = False   # since the namespaces were made
 
     def leave():
         """Adds the counters of the configuration being left to its totals."""
@@ -553,6 +572,15 @@ def main():
                 leave()
                 took = configure(c, files)
                 current = c
+                if loads_module(c):
+                    had_rules = True
+                elif had_rules:
+                    # A stock host's namespace has never had a rule; then
+                    # the warm-up's netserver fork and caches again.
+                    fresh_namespaces()
+                    had_rules = False
+                    for test in TESTS:
+                        netperf(test, "unspecified", 1, in_slice=c == NETNS)
                 if took is not None:
                     applies.setdefault(c, []).append(took)
                 rules[c] = sorted(set(rules.get(c, [])) | {rule_lines()})
