@@ -139,6 +139,11 @@ def test_any_other_rule_takes_effect_among_uoa_s():
         assert (table_of(U11), table_of(U13)) == ("100", "100")
         uoa.sh("ip rule del pref 2000", netns=NS)
         assert (table_of(U11), table_of(U13)) == ("main", "main")
+        # A mark mask is a selector too: "fwmark 0/0xff" takes unmarked flows only.
+        uoa.sh("ip rule del pref 32766 && ip rule add pref 32766 fwmark 0/0xff lookup main", netns=NS)
+        miss = uoa.sh("ip route get 10.9.9.9 mark 1", netns=NS, check=False)
+        assert miss.returncode != 0 and "unreachable" in miss.stderr.lower(), (miss.stdout, miss.stderr)
+        assert "dev dummy0" in ip("route get 10.9.9.9"), ip("route get 10.9.9.9")
     finally:
         uoa.sh(f"ip netns del {NS}")
 
