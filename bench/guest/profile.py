@@ -6,7 +6,8 @@ namespaces, addresses, entries and policy routing; its functions are used).
 Under QEMU's instruction counting the guest's clock counts instructions, so
 `perf record -e cpu-clock -c P` takes a sample every P instructions: a
 function's samples times P, divided by the transactions netperf counted, is
-the instructions it costs a transaction. netperf and netserver run on vCPU 0
+the instructions it costs a transaction (for UDP_STREAM a 1,400-byte datagram
+received, for TCP_STREAM a 1,448-byte segment). netperf and netserver run on vCPU 0
 (netperf -T 0,0) and perf samples only that vCPU, softirqs included.
 
     python3 bench/guest/profile.py N...       (0, the baseline, is always included)
@@ -19,6 +20,8 @@ the instructions it costs a transaction. netperf and netserver run on vCPU 0
 import bisect
 import os
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netperf as np  # noqa: E402  (the benchmark's setup, shared)
@@ -26,6 +29,7 @@ import netperf as np  # noqa: E402  (the benchmark's setup, shared)
 TESTS = [t for t in os.environ.get("UOA_PROFILE_TESTS", "TCP_RR,UDP_RR").split(",") if t]
 LEN = int(os.environ.get("UOA_PROFILE_LEN", "3"))
 TOP = int(os.environ.get("UOA_PROFILE_TOP", "30"))
+IDLE = ("pv_native_safe_halt", "default_idle", "acpi_safe_halt")
 PERIOD = 100_000  # instructions a sample (a sample costs a few thousand)
 DATA = "/tmp/uoa-profile.data"
 # Kernel functions that UOA's hooks and rules bring in.
@@ -51,14 +55,31 @@ def function_at(syms, addr):
     return syms[i][1] if i >= 0 else hex(addr)
 
 
+# What a "transaction" is for a stream test: one datagram of the size
+# bench/guest/netperf.py sends, or one full TCP segment.
+UNIT_BYTES = {"UDP_STREAM": 1400, "TCP_STREAM": 1448}
+
+
+def transactions_per_s(test, rate):
+    """Transactions (or datagrams, or segments) a second from netperf's rate."""
+    return rate * 1e6 / 8 / UNIT_BYTES[test] if test in UNIT_BYTES else rate
+
+
 def profile(test, syms):
-    """(rate, transactions, {(dso, symbol): instructions}) of one run of
-    `test`, source given, on vCPU 0."""
-    perf = ["perf", "record", "-q", "-e", "cpu-clock", "-c", str(PERIOD), "-C", "0", "-o", DATA, "--"]
-    rate, _, err = np.netperf(test, "specified", LEN, prefix=perf)
+    """(rate, transactions, {(dso, symbol): instructions}) of `test`, source
+    given, on vCPU 0: perf records a LEN-s window in the middle of a longer
+    run. perf is not netperf's parent: UDP_STREAM under `perf record --
+    netperf` never finished."""
+    result = []
+    run = threading.Thread(target=lambda: result.append(np.netperf(test, "specified", LEN + 6)))
+    run.start()
+    time.sleep(2)
+    np.sh(f"perf record -q -e cpu-clock -c {PERIOD} -C 0 -o {DATA} -- sleep {LEN}")
+    run.join()
+    rate, _, err = result[0]
     if err:
-        sys.exit(f"netperf {test} under perf failed: {err}")
-    transactions = rate * LEN
+        sys.exit(f"netperf {test} failed while perf recorded: {err}")
+    transactions = transactions_per_s(test, rate) * LEN
     rep = np.sh(f"perf report -i {DATA} --stdio -q --no-children --sort dso,sym "
                 f"-F sample,dso,sym --field-separator=';'").stdout
     cost = {}
@@ -70,6 +91,9 @@ def profile(test, syms):
         if dso == "[uoa]" and sym.startswith("0x"):
             sym = function_at(syms, int(sym, 16))
         cost[(dso, sym)] = cost.get((dso, sym), 0) + samples * PERIOD
+    idle = sum(v for (_, sym), v in cost.items() if sym in IDLE)
+    if idle > sum(cost.values()) / 2:
+        sys.exit(f"netperf {test}: vCPU 0 was idle for most of perf's window; it missed the run")
     return rate, transactions, cost
 
 
@@ -79,6 +103,9 @@ def main():
         sys.exit("UOA_KO is not set")
     np.TESTS = TESTS
     syms = module_symbols() if np.UOA_KO else []
+    # perf's first start reads every kernel symbol, seconds under TCG: not
+    # inside a measured window.
+    np.sh(f"perf record -q -o {DATA} -- true")
     srv = np.setup_net()
     np.setup_other_addresses(max(counts))
     files = {n: np.entries_file(n) for n in counts if n > 0}
@@ -90,8 +117,8 @@ def main():
         np.configure(c, files)
         for test in TESTS:
             runs[(c, test)] = profile(test, syms)
-            rate, _, cost = runs[(c, test)]
-            np.log(f"N={c} {test}: {rate:,.1f} per s, {sum(cost.values()) / (rate * LEN):,.0f} "
+            rate, transactions, cost = runs[(c, test)]
+            np.log(f"N={c} {test}: {rate:,.1f} per s, {sum(cost.values()) / transactions:,.0f} "
                    "instructions a transaction on vCPU 0")
     np.configure(0, files)
     srv.terminate()
@@ -119,7 +146,7 @@ def main():
         w("| **all, per transaction** | " + " | ".join(f"**{sum(per[c].values()):,.0f}**" for c in counts) + " |")
         w("| **module `[uoa]`** | " + " | ".join(
             f"**{sum(v for (d, _), v in per[c].items() if d == '[uoa]'):,.0f}**" for c in counts) + " |")
-        w("| rate (per s) | " + " | ".join(f"{runs[(c, test)][0]:,.0f}" for c in counts) + " |")
+        w(f"| rate ({'Mbit/s' if test in UNIT_BYTES else 'per s'}) | " + " | ".join(f"{runs[(c, test)][0]:,.0f}" for c in counts) + " |")
         for k in top:
             name = k[1] if k[0] in ("[kernel.kallsyms]", "[uoa]") else f"{k[1]} ({k[0]})"
             if k[0] == "[uoa]":
