@@ -273,6 +273,30 @@ unsafe extern "C" fn route_saddr(
             return 0;
         }
     }
+    // SAFETY: per this function's contract.
+    unsafe { route_saddr_policy(net, uid, family, daddr, oif, saddr, user_saddr, version, v4) }
+}
+
+/// Output routes, what the socket does not remember: [`route_saddr`]'s
+/// question to the policy.
+///
+/// # Safety
+///
+/// As [`route_saddr`]; `v4` holds the stamps of `sk` and the source, for
+/// an IPv4 flow of a socket.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn route_saddr_policy(
+    net: *const bindings::net,
+    uid: u32,
+    family: c_int,
+    daddr: *const c_void,
+    oif: c_int,
+    saddr: *mut c_void,
+    user_saddr: bool,
+    version: u32,
+    v4: Option<(Stamps<'_>, u32)>,
+) -> c_int {
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.
     let (Some((fam, dst)), Some((_, src))) = (unsafe {
         (

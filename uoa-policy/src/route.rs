@@ -301,6 +301,13 @@ pub fn rule_table(t: &Tables<'_>, uid: u32, family: Family, saddr: u128) -> Opti
     if saddr == 0 {
         return None;
     }
+    owner_table(t, family, saddr)
+}
+
+/// Out of line: a managed uid's flows, above, are the ones each packet
+/// asks about, and they need not pay for the registers of this lookup.
+#[inline(never)]
+fn owner_table(t: &Tables<'_>, family: Family, saddr: u128) -> Option<u32> {
     t.owner_table(family, saddr)
 }
 
