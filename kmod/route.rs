@@ -189,17 +189,21 @@ pub(crate) unsafe extern "C" fn route_table(
 }
 
 /// An l3mdev rule that no L3 master device claimed: `route::rule_table`
-/// of the flow's uid and source (0: the rule does not match).
+/// of the flow's uid and source (0: the rule does not match). For a
+/// managed uid's own flow, `*slot` (if the core asks) is the uid's slot in
+/// the snapshot, where the core keeps the table between lookups: valid
+/// while the snapshot is, that is within the core's RCU read-side section.
 ///
 /// # Safety
 ///
-/// Called by the hook core only, under RCU, with a live `net` and a
-/// source address as [`read_addr`] needs.
+/// Called by the hook core only, under RCU, with a live `net`, a source
+/// address as [`read_addr`] needs, and `slot` null or writable.
 pub(crate) unsafe extern "C" fn rule_table(
     net: *const bindings::net,
     uid: u32,
     family: c_int,
     saddr: *const c_void,
+    slot: *mut *mut bindings::uoa_table_slot,
 ) -> u32 {
     if crate::NOOP_RULE {
         return 0;
@@ -212,7 +216,16 @@ pub(crate) unsafe extern "C" fn rule_table(
     // under its RCU read lock.
     unsafe {
         with_policy(net, 0, |_, s| {
-            route::rule_table(&s.tables(), uid, family, saddr).unwrap_or(0)
+            let Some(answer) = route::rule_table(&s.tables(), uid, family, saddr) else {
+                return 0;
+            };
+            if let Some(p) = answer.user.and_then(|i| s.table_slot(i)) {
+                if !slot.is_null() {
+                    // SAFETY: not null, so writable, per the contract.
+                    *slot = p;
+                }
+            }
+            answer.table
         })
     }
 }

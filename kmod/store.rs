@@ -14,9 +14,10 @@ use crate::policy::{
     Entry, Own, Prefix, Range, Refusal, Replace, UidTable,
 };
 use crate::rcu;
+use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{bindings, new_mutex, prelude::*, sync::Mutex};
 
 /// What the hooks refused or changed for one uid (uapi UOA_A_COUNTER_*).
 #[derive(Default)]
@@ -109,6 +110,10 @@ pub(crate) struct Snapshot {
     /// One per item of `uids`: what the administrator set for it. Written
     /// under the writers' lock.
     settings: KVVec<UidSettings>,
+    /// One per item of `uids`: where the kernel keeps the IPv4 table of
+    /// that uid's flows once it has found it (`rule_table`); null until
+    /// then. Only the kernel reads and writes them.
+    table_slots: KVVec<AtomicPtr<c_void>>,
     /// Hash tables for O(1) lookups: indexes into `uids` and into `entries`
     /// (host entries only).
     uid_hash: KVVec<u32>,
@@ -150,9 +155,11 @@ impl Snapshot {
         policy::sort_by_uid(&mut by_uid);
         let mut counters = KVVec::with_capacity(nu, GFP_KERNEL)?;
         let mut settings = KVVec::with_capacity(nu, GFP_KERNEL)?;
+        let mut table_slots = KVVec::with_capacity(nu, GFP_KERNEL)?;
         for _ in 0..nu {
             counters.push(Counters::default(), GFP_KERNEL)?;
             settings.push(UidSettings::default(), GFP_KERNEL)?;
+            table_slots.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
         }
         let mut uid_hash = KVVec::from_elem(policy::EMPTY, policy::hash_slots(nu), GFP_KERNEL)?;
         policy::build_uid_hash(&uids, &mut uid_hash).map_err(|_| EINVAL)?;
@@ -188,6 +195,7 @@ impl Snapshot {
             counters,
             own,
             settings,
+            table_slots,
             uid_hash,
             table_hash,
             host_hash,
@@ -228,6 +236,15 @@ impl Snapshot {
         self.settings.get(m.index)
     }
 
+    /// The slot where the kernel keeps the table of the `i`th managed
+    /// uid's flows (`bindings::uoa_table_slot`, one pointer), for as long
+    /// as this snapshot is current.
+    pub(crate) fn table_slot(&self, i: usize) -> Option<*mut bindings::uoa_table_slot> {
+        // An AtomicPtr is laid out as the pointer it holds, and the
+        // kernel accesses it with READ_ONCE and WRITE_ONCE only.
+        self.table_slots.get(i).map(|p| p.as_ptr().cast())
+    }
+
     /// The route limit the administrator set for `m` (0: none).
     pub(crate) fn route_limit(&self, m: Managed) -> u32 {
         self.settings(m).map_or(0, UidSettings::route_limit)
@@ -258,6 +275,7 @@ impl Snapshot {
             + self.counters.capacity() * size_of::<Counters>()
             + self.own.capacity() * size_of::<Own>()
             + self.settings.capacity() * size_of::<UidSettings>()
+            + self.table_slots.capacity() * size_of::<AtomicPtr<c_void>>()
             + (self.uid_hash.capacity() + self.table_hash.capacity() + self.host_hash.capacity())
                 * size_of::<u32>()
     }

@@ -93,6 +93,12 @@ def test_rules_and_table_follow_the_entries():
         assert "10.1.5.0/24 dev dummy0" in table, table
         got = ip("route get 10.1.5.77 uid 1012")
         assert "table 32812" in got and "src 10.1.5.1" in got, got
+        # Given another table, a uid is routed by it at once: the kernel
+        # keeps a uid's table at hand only under the policy that named it.
+        uoa.uoamap("flush u12", netns=NS)
+        uoa.uoamap("add 10.1.5.1 u12 32813", netns=NS)
+        got = ip("route get 10.1.5.77 uid 1012")
+        assert "table 32813" in got and "src 10.1.5.1" in got, got
 
         # The rules stay while a uid is managed and go with the last entry.
         uoa.uoamap("del 10.1.3.1", netns=NS)

@@ -294,9 +294,12 @@ pub fn shown_table(who: Subject, table: u32) -> Option<u32> {
 /// from a user's addresses (ICMP errors, TIME_WAIT resets) carry uid 0;
 /// anything else: `None`, the rule does not match, and root's and
 /// unmanaged uids' flows go on to main. O(1) for host entries.
-pub fn rule_table(t: &Tables<'_>, uid: u32, family: Family, saddr: u128) -> Option<u32> {
+pub fn rule_table(t: &Tables<'_>, uid: u32, family: Family, saddr: u128) -> Option<RuleTable> {
     if let Subject::Managed(m) = t.subject(uid) {
-        return Some(m.table);
+        return Some(RuleTable {
+            table: m.table,
+            user: Some(m.index),
+        });
     }
     if saddr == 0 {
         return None;
@@ -304,11 +307,22 @@ pub fn rule_table(t: &Tables<'_>, uid: u32, family: Family, saddr: u128) -> Opti
     owner_table(t, family, saddr)
 }
 
+/// [`rule_table`]'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleTable {
+    pub table: u32,
+    /// The index of the managed uid whose own flow it is, whose table the
+    /// kernel may keep at hand for its next flows; `None` for a flow that
+    /// its source's owner's table routes.
+    pub user: Option<usize>,
+}
+
 /// Out of line: a managed uid's flows, above, are the ones each packet
 /// asks about, and they need not pay for the registers of this lookup.
 #[inline(never)]
-fn owner_table(t: &Tables<'_>, family: Family, saddr: u128) -> Option<u32> {
-    t.owner_table(family, saddr)
+fn owner_table(t: &Tables<'_>, family: Family, saddr: u128) -> Option<RuleTable> {
+    let table = t.owner_table(family, saddr)?;
+    Some(RuleTable { table, user: None })
 }
 
 /// The routes a managed uid's table may hold (IPv4 and IPv6 together)

@@ -454,10 +454,11 @@ fn a_full_table_takes_no_new_route() {
 fn the_rule_table_is_the_flows_uids_then_its_sources_owners() {
     let h = fixture();
     let t = h.tables();
-    let table = |uid, src: &str| {
+    let answer = |uid, src: &str| {
         let (f, a) = at(src);
         rule_table(&t, uid, f, a)
     };
+    let table = |uid, src: &str| answer(uid, src).map(|r| r.table);
     // A managed uid's flows, source chosen or not, in either family.
     assert_eq!(table(U, "0.0.0.0"), Some(100));
     assert_eq!(table(U, "10.1.3.1"), Some(100));
@@ -478,6 +479,12 @@ fn the_rule_table_is_the_flows_uids_then_its_sources_owners() {
     assert_eq!(table(0, "10.9.9.9"), None);
     assert_eq!(table(UNMANAGED, "0.0.0.0"), None);
     assert_eq!(table(UNMANAGED, "10.9.9.9"), None);
+    // Only a uid's own flows name the uid whose slot may keep the table.
+    let own = t.managed(U).map(|m| m.index);
+    assert!(own.is_some());
+    assert_eq!(answer(U, "0.0.0.0").and_then(|r| r.user), own);
+    assert_eq!(answer(U, "10.2.0.1").and_then(|r| r.user), own);
+    assert_eq!(answer(0, "10.1.7.1").map(|r| r.user), Some(None));
     // An unmanaged uid trying a managed address: routed by the owner's
     // table, then refused by the source check.
     assert_eq!(table(UNMANAGED, "10.1.3.1"), Some(100));
