@@ -23,6 +23,7 @@ use crate::{
     policy::{
         shaping,
         verdict::{self, Packet},
+        Family,
     },
     stamp::Stamps,
     store,
@@ -183,32 +184,25 @@ unsafe fn local_out_policy(
     out: u32,
     v4: Option<u32>,
 ) -> c_uint {
-    let (family, saddr): (u32, *const c_void) = if v4.is_some() {
-        // SAFETY: an IPv4 packet, per the contract.
-        let p = unsafe {
-            core::ptr::addr_of!(
-                (*bindings::ip_hdr(skb))
-                    .__bindgen_anon_1
-                    .__bindgen_anon_1
-                    .saddr
-            )
-        };
-        (bindings::AF_INET, p.cast())
-    } else {
-        // SAFETY: netfilter passes an IPv6 packet at the IPv6 hook.
-        let p = unsafe {
-            core::ptr::addr_of!(
-                (*bindings::ipv6_hdr(skb))
-                    .__bindgen_anon_1
-                    .__bindgen_anon_1
-                    .saddr
-            )
-        };
-        (bindings::AF_INET6, p.cast())
-    };
-    // SAFETY: the network header holds the source address of its family.
-    let Some((family, src)) = (unsafe { read_addr(family, saddr) }) else {
-        return bindings::NF_ACCEPT;
+    let (family, src) = match v4 {
+        // The source as the fast path read it, in network order.
+        Some(a) => (Family::V4, u128::from(u32::from_be(a))),
+        None => {
+            // SAFETY: netfilter passes an IPv6 packet at the IPv6 hook.
+            let p = unsafe {
+                core::ptr::addr_of!(
+                    (*bindings::ipv6_hdr(skb))
+                        .__bindgen_anon_1
+                        .__bindgen_anon_1
+                        .saddr
+                )
+            };
+            // SAFETY: an IPv6 header holds 16 bytes of source.
+            let Some(addr) = (unsafe { read_addr(bindings::AF_INET6, p.cast()) }) else {
+                return bindings::NF_ACCEPT;
+            };
+            addr
+        }
     };
     let dev: *const bindings::net_device = st.out;
     // The uid's tc class, if it passes.
