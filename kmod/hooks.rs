@@ -14,8 +14,8 @@ use crate::{
         verdict::{self, Bind, Bound, Counter, Errno, Source, Subject},
         Family,
     },
-    stamp::Stamps,
-    store::{self, Snapshot},
+    stamp::{self, Stamps},
+    store::Snapshot,
 };
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -186,18 +186,15 @@ unsafe extern "C" fn bind_disjoint(
 }
 
 /// Receive lookup: `verdict::receive`, which asks the same two halves as
-/// LOCAL_OUT of the packet's destination and device: an IPv4 packet to the
-/// address and through the device that `sk` remembers (`stamp`) is let
-/// through without the policy's lookups.
+/// LOCAL_OUT of the packet's destination and device. The core does not
+/// ask when the candidate socket remembers them (`stamp`).
 ///
 /// # Safety
 ///
-/// Called by the hook core only, with a live `net`, the candidate socket
-/// `sk` (full when `uid` is not `UOA_NO_UID`) and an address as
+/// Called by the hook core only, with a live `net` and an address as
 /// [`read_addr`] needs.
 unsafe extern "C" fn rcv_ok(
     net: *const bindings::net,
-    sk: *const bindings::sock,
     uid: u32,
     family: c_int,
     daddr: *const c_void,
@@ -206,14 +203,6 @@ unsafe extern "C" fn rcv_ok(
 ) -> bool {
     if crate::NOOP_RECEIVE || verdict::exempt(uid) {
         return true;
-    }
-    if family as u32 == bindings::AF_INET {
-        // SAFETY: not exempt, so `sk` is a full socket, alive during the
-        // lookup; AF_INET gives 4 bytes at `daddr`.
-        let (stamps, addr) = unsafe { (Stamps::of(sk), daddr.cast::<u32>().read_unaligned()) };
-        if stamps.hold(store::version(), addr, dif as u32) {
-            return true;
-        }
     }
     // SAFETY: the core passes 4 or 16 bytes as `family` says.
     let Some((family, daddr)) = (unsafe { read_addr(family as u32, daddr) }) else {
@@ -238,10 +227,10 @@ pub(crate) fn class_of(s: &Snapshot, who: Subject) -> u32 {
 }
 
 /// Output routes: `verdict::route_source`; a rewrite is written back to
-/// `saddr`. With the flow's socket `sk`, an IPv4 source and device that it
-/// remembers (`stamp`) are allowed on two compares, and an allowed route's
-/// verdict is remembered there for LOCAL_OUT: the policy allows a route's
-/// source exactly when it would let its packets pass.
+/// `saddr`. The core does not ask for a flow whose socket `sk` remembers
+/// its IPv4 source and device (`stamp`); an allowed route's verdict is
+/// remembered there, for the next route and for LOCAL_OUT: the policy
+/// allows a route's source exactly when it would let its packets pass.
 ///
 /// # Safety
 ///
@@ -262,41 +251,12 @@ unsafe extern "C" fn route_saddr(
         return 0;
     }
     // Before the snapshot is read, as at LOCAL_OUT.
-    let version = store::version();
+    let version = stamp::version();
     let v4 = (family as u32 == bindings::AF_INET && !sk.is_null()).then(|| {
         // SAFETY: a full socket alive during the lookup, per the contract;
         // AF_INET gives 4 bytes at `saddr`.
         unsafe { (Stamps::of(sk), saddr.cast::<u32>().read_unaligned()) }
     });
-    if let Some((stamps, src)) = &v4 {
-        if stamps.hold(version, *src, oif as u32) {
-            return 0;
-        }
-    }
-    // SAFETY: per this function's contract.
-    unsafe { route_saddr_policy(net, uid, family, daddr, oif, saddr, user_saddr, version, v4) }
-}
-
-/// Output routes, what the socket does not remember: [`route_saddr`]'s
-/// question to the policy.
-///
-/// # Safety
-///
-/// As [`route_saddr`]; `v4` holds the stamps of `sk` and the source, for
-/// an IPv4 flow of a socket.
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn route_saddr_policy(
-    net: *const bindings::net,
-    uid: u32,
-    family: c_int,
-    daddr: *const c_void,
-    oif: c_int,
-    saddr: *mut c_void,
-    user_saddr: bool,
-    version: u32,
-    v4: Option<(Stamps<'_>, u32)>,
-) -> c_int {
     // SAFETY: the core passes 4 or 16 bytes as `family` says, for both.
     let (Some((fam, dst)), Some((_, src))) = (unsafe {
         (

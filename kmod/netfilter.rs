@@ -25,8 +25,7 @@ use crate::{
         verdict::{self, Packet},
         Family,
     },
-    stamp::Stamps,
-    store,
+    stamp::{self, Stamps},
 };
 use core::ffi::c_void;
 use kernel::{bindings, error::to_result, ffi::c_uint, prelude::*};
@@ -138,32 +137,42 @@ unsafe extern "C" fn local_out(
     if verdict::exempt(uid) {
         return bindings::NF_ACCEPT;
     }
-    // Before the snapshot is read: a verdict is remembered under a version
-    // no newer than the policy it was taken from.
-    let version = store::version();
     // SAFETY: the hook state's device lives at least as long as this call.
     let out = unsafe { st.out.as_ref() }.map_or(0, |d| d.ifindex as u32);
     // SAFETY: `sk` is the full socket above, alive while its packet is.
     let stamps = unsafe { Stamps::of(sk) };
     // IPv4 only: an IPv6 source does not fit in the word beside the version.
     let v4 = (u32::from(st.pf) == bindings::NFPROTO_IPV4).then(|| {
-        // SAFETY: netfilter passes an IPv4 packet at an IPv4 hook, whose
-        // header holds 4 bytes of source.
-        unsafe {
-            core::ptr::addr_of!(
-                (*bindings::ip_hdr(skb))
-                    .__bindgen_anon_1
-                    .__bindgen_anon_1
-                    .saddr
-            )
-            .read_unaligned()
-        }
+        // SAFETY: netfilter passes an IPv4 packet at an IPv4 hook.
+        unsafe { ipv4_source(skb) }
     });
-    if v4.is_some_and(|src| stamps.hold(version, src, out)) {
+    if v4.is_some_and(|src| stamps.hold(src, out)) {
         return bindings::NF_ACCEPT;
     }
     // SAFETY: as above; `sk` is a full socket of `uid`.
-    unsafe { local_out_policy(skb, st, &stamps, uid, version, out, v4) }
+    unsafe { local_out_policy(skb, st, &stamps, uid, out, v4) }
+}
+
+/// The source of IPv4 packet `skb`, in network order: `ip_hdr()`'s
+/// arithmetic, which a call to its helper for every packet would double.
+///
+/// # Safety
+///
+/// `skb` is a live packet whose network header is an IPv4 one.
+#[inline]
+unsafe fn ipv4_source(skb: *const bindings::sk_buff) -> u32 {
+    // SAFETY: per the contract the network header lies in the buffer at
+    // `head`, and holds 4 bytes of source.
+    unsafe {
+        let skb = &*skb;
+        let at = skb
+            .__bindgen_anon_4
+            .__bindgen_anon_1
+            .as_ref()
+            .network_header;
+        let iph = skb.head.add(usize::from(at)).cast::<bindings::iphdr>();
+        core::ptr::addr_of!((*iph).__bindgen_anon_1.__bindgen_anon_1.saddr).read_unaligned()
+    }
 }
 
 /// LOCAL_OUT, what the socket does not remember: `verdict::local_out` of
@@ -178,12 +187,14 @@ unsafe extern "C" fn local_out(
 unsafe fn local_out_policy(
     skb: *mut bindings::sk_buff,
     st: &bindings::nf_hook_state,
-    stamps: &Stamps<'_>,
+    stamps: &Stamps,
     uid: u32,
-    version: u32,
     out: u32,
     v4: Option<u32>,
 ) -> c_uint {
+    // Before the snapshot is read: a verdict is remembered under a version
+    // no newer than the policy it was taken from.
+    let version = stamp::version();
     let (family, src) = match v4 {
         // The source as the fast path read it, in network order.
         Some(a) => (Family::V4, u128::from(u32::from_be(a))),

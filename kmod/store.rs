@@ -10,10 +10,10 @@
 
 use crate::policy::{
     self,
-    verdict::{self, Counter, Managed, Tables},
+    verdict::{Counter, Managed, Tables},
     Entry, Own, Prefix, Range, Refusal, Replace, UidTable,
 };
-use crate::rcu;
+use crate::{rcu, stamp};
 use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -291,29 +291,6 @@ impl Snapshot {
     }
 }
 
-/// The version of the whole module's policy (`verdict::OutStamp`): every
-/// namespace's update and every change of a tc class makes a new one, so
-/// that no socket's remembered LOCAL_OUT verdict outlives what it was
-/// taken from. Global, not per namespace: a stamp need not name its
-/// namespace, and updates are rare beside packets.
-static VERSION: AtomicU32 = AtomicU32::new(1);
-
-/// The current version. Loaded before the snapshot it goes with (acquire,
-/// against [`new_version`]'s release): a verdict taken under it is no
-/// older than it.
-pub(crate) fn version() -> u32 {
-    VERSION.load(Ordering::Acquire)
-}
-
-/// Makes every remembered verdict stale; after the change is published.
-fn new_version() {
-    // Only writers bump it, and they may race across namespaces: the
-    // update loop keeps every bump, and the version stops at its end.
-    let _ = VERSION.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-        Some(verdict::next_version(v))
-    });
-}
-
 /// A namespace's policy.
 #[repr(C)]
 #[pin_data]
@@ -411,7 +388,7 @@ impl Store {
         };
         let old = self.current.swap(new, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        new_version();
+        stamp::policy_changed();
         if !old.is_null() {
             rcu::synchronize();
             // SAFETY: `old` came from `KBox::into_raw` and, after the grace
@@ -445,7 +422,7 @@ impl Store {
             }
             if let Some(c) = class {
                 mine.class.store(c, Ordering::Relaxed);
-                new_version();
+                stamp::policy_changed();
             }
             Ok(())
         })
@@ -457,7 +434,7 @@ impl Store {
         let _writer = self.writer.lock();
         let old = self.current.swap(ptr::null_mut(), Ordering::AcqRel);
         self.retired.store(old, Ordering::Release);
-        new_version();
+        stamp::policy_changed();
     }
 
     /// Frees what `retire` unpublished (pernet `exit`).

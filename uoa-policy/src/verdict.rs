@@ -304,7 +304,7 @@ pub fn bind_disjoint(t: &Tables<'_>, a: (Subject, Bound), b: (Subject, Bound)) -
 /// addresses (on its interfaces, if it has any); another non-root uid's
 /// socket none to a managed uid's address. The very halves that
 /// [`local_out`] asks of a source and a device, so that what a socket
-/// remembers of them ([`OutStamp`]) answers both.
+/// remembers of them (see [`may_remember`]) answers both.
 #[inline]
 pub fn receive(t: &Tables<'_>, who: Subject, family: Family, daddr: u128, dif: u32) -> bool {
     local_out_source(t, who, family, daddr) && local_out_device(t, who, dif)
@@ -371,7 +371,7 @@ pub enum Packet {
 /// a managed uid's socket leaves only from that uid's address and through
 /// its interfaces, one of another non-root uid's socket never from a
 /// managed uid's address. The source's half and the device's half are
-/// independent, so that a socket can remember each ([`OutStamp`]).
+/// independent, so that a socket can remember each ([`may_remember`]).
 #[inline]
 pub fn local_out(t: &Tables<'_>, who: Subject, family: Family, src: u128, out: u32) -> Packet {
     if local_out_source(t, who, family, src) && local_out_device(t, who, out) {
@@ -401,49 +401,17 @@ pub fn local_out_device(t: &Tables<'_>, who: Subject, out: u32) -> bool {
     }
 }
 
-/// One half of a LOCAL_OUT verdict that a socket remembers
-/// (`sk->sk_uoa_stamp[]`): "this socket's uid may use IPv4 address
-/// `value`" ([`local_out_source`]) or "interface `value`"
-/// ([`local_out_device`]) "while the policy's version is `version`", one
-/// word that the kernel reads and writes atomically. The socket fixes the
-/// rest of what they read (its namespace, and its uid: the kernel and the
-/// module forget the stamps when the owner changes), so a packet whose
-/// source and device both match the socket's two stamps is accepted with
-/// a compare each instead of the policy's lookups, and so is a packet to
-/// that address through that device at [`receive`]; the halves being
-/// independent, two stamps written by different packets still make a
-/// true verdict. 0 (a new socket's) remembers nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OutStamp(u64);
-
-impl OutStamp {
-    /// The stamp of `value` (a source in network order, or an ifindex)
-    /// under `version`; `None` for version 0 and [`VERSION_END`], which
-    /// nothing may remember.
-    #[inline]
-    pub fn new(version: u32, value: u32) -> Option<Self> {
-        (version != 0 && version != VERSION_END)
-            .then(|| OutStamp(u64::from(version) << 32 | u64::from(value)))
-    }
-
-    #[inline]
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-/// The policy versions that [`OutStamp`]s name run from 1 up to this one,
-/// which is never remembered: a version that came round again could make
-/// a stamp of long ago valid.
-pub const VERSION_END: u32 = u32::MAX;
-
-/// The policy version after `v`: every change of any namespace's entries
-/// or of a uid's tc class makes a new one, so that every stamp is stale.
-#[inline]
-pub fn next_version(v: u32) -> u32 {
-    v.saturating_add(1)
-}
-
+/// A socket may remember each half of a LOCAL_OUT verdict of IPv4: "this
+/// socket's uid may use address A" ([`local_out_source`]) and "interface
+/// I" ([`local_out_device`]) under the policy's current version (the
+/// kernel's `sk->sk_uoa_stamp[]`). The socket fixes the rest of what they
+/// read (its namespace, and its uid: the kernel forgets the stamps when
+/// the owner changes), so a packet whose source and device both match is
+/// accepted on two compares, and so is a packet to that address through
+/// that device at [`receive`]; the halves being independent, stamps
+/// written by different packets still make a true verdict. Every change of
+/// any namespace's entries or of a uid's tc class makes a new version.
+///
 /// May LOCAL_OUT remember an `Accept` for `who`'s socket? Not when the uid
 /// has a tc class (its packets get the class in `skb->priority` one by
 /// one), nor for root, whom it never asks.
