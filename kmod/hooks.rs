@@ -308,6 +308,7 @@ static OPS: bindings::uoa_ops = bindings::uoa_ops {
     route_table: Some(crate::route::route_table),
     route_add: Some(crate::route::route_add),
     rule_table: Some(crate::route::rule_table),
+    local_out: Some(crate::netfilter::local_out),
 };
 
 /// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands

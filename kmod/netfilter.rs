@@ -8,10 +8,10 @@
 //! `policy::verdict::local_out`). Anything else is dropped, counted, and the
 //! sender gets EPERM.
 //!
-//! A socket remembers the IPv4 source and the device of its last accepted
-//! packet or allowed route (`stamp`) until the policy changes, so that its
-//! packets from that source through that device cost two compares instead
-//! of the policy's lookups.
+//! The hook itself is the core's `uoa_nf_local_out()` (patch 21): it finds
+//! the sending socket and passes, on two compares, a packet whose IPv4
+//! source and device the socket remembers (`stamp`); it calls
+//! [`local_out`] for the rest of a non-root owner's packets.
 //!
 //! A managed uid's packet that passes gets the uid's tc class in
 //! `skb->priority` when its device's root qdisc is UOA's HTB
@@ -34,7 +34,11 @@ use kernel::{bindings, error::to_result, ffi::c_uint, prelude::*};
 /// `priority`: an admin's own rules come first.
 const fn hook(pf: u32, priority: i32) -> bindings::nf_hook_ops {
     bindings::nf_hook_ops {
-        hook: Some(local_out),
+        hook: if crate::NOOP_LOCAL_OUT_EMPTY {
+            Some(accept)
+        } else {
+            Some(bindings::uoa_nf_local_out)
+        },
         pf: pf as u8,
         hooknum: bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
         priority: priority + 1,
@@ -78,120 +82,53 @@ pub(crate) unsafe fn unregister(net: *mut bindings::net) {
     unsafe { bindings::nf_unregister_net_hooks(net, OPS.as_ptr().cast(), 2) };
 }
 
-/// The full socket that sends a packet, as `sk_to_full_sk()` and
-/// `sk_fullsock()` find it: a request socket's listener, none for a
-/// TIME_WAIT one. The common case, a full socket, costs one load instead of
-/// the two C helpers' calls.
-///
-/// # Safety
-///
-/// `sk` must be a live socket (of any kind).
-#[inline]
-unsafe fn sending_socket(sk: *mut bindings::sock) -> Option<*mut bindings::sock> {
-    // SAFETY: a live socket, per the contract; the state is read once, as
-    // the C helpers do.
-    let state =
-        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*sk).__sk_common.skc_state)) };
-    match u32::from(state) {
-        bindings::TCP_NEW_SYN_RECV => {
-            // SAFETY: a live request socket leads to its listener.
-            let sk = unsafe { bindings::sk_to_full_sk(sk) };
-            // SAFETY: the listener is live while its request is.
-            (!sk.is_null() && unsafe { bindings::sk_fullsock(sk) }).then_some(sk)
-        }
-        bindings::TCP_TIME_WAIT => None,
-        _ => Some(sk),
-    }
+/// The hook of a benchmark build (`UOA_KMOD_NOOP=local_out_empty`):
+/// netfilter's call alone.
+unsafe extern "C" fn accept(
+    _priv: *mut c_void,
+    _skb: *mut bindings::sk_buff,
+    _state: *const bindings::nf_hook_state,
+) -> c_uint {
+    bindings::NF_ACCEPT
 }
 
-/// The LOCAL_OUT hook: a packet whose socket remembers its source and
-/// device passes here on two compares; anything else asks the policy in
-/// [`local_out_policy`].
+/// LOCAL_OUT, what the socket `sk` does not remember:
+/// `verdict::local_out` of the packet's source and device, remembered when
+/// it passes; the uid's tc class in `skb->priority`.
 ///
 /// # Safety
 ///
-/// Called by netfilter only, with a valid packet and state, under RCU.
-unsafe extern "C" fn local_out(
-    _priv: *mut c_void,
+/// Called by the core's hook only, under RCU, with netfilter's valid
+/// packet and state and the packet's full socket `sk`, owned by `uid`.
+pub(crate) unsafe extern "C" fn local_out(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
+    sk: *mut bindings::sock,
+    uid: u32,
 ) -> c_uint {
-    if crate::NOOP_LOCAL_OUT_EMPTY || !hooks::active() {
+    if !hooks::active() {
         return bindings::NF_ACCEPT;
     }
     // SAFETY: netfilter passes a valid hook state.
     let st = unsafe { &*state };
-    // The socket that sends this IP packet, not `skb->sk`: a tunnel (GRE,
-    // ip6ip6) sends its outer packet with no socket while the skb still
-    // belongs to the user's socket, and the outer packet's source and
-    // device are the tunnel's, not the user's.
-    if st.sk.is_null() {
-        return bindings::NF_ACCEPT;
-    }
-    // SAFETY: the hook state's socket is live while its packet is.
-    let Some(sk) = (unsafe { sending_socket(st.sk) }) else {
-        return bindings::NF_ACCEPT;
-    };
-    // SAFETY: a full socket, so `sk_uid` is there.
-    let uid = unsafe { (*sk).sk_uid.val };
-    if verdict::exempt(uid) {
-        return bindings::NF_ACCEPT;
-    }
     // SAFETY: the hook state's device lives at least as long as this call.
     let out = unsafe { st.out.as_ref() }.map_or(0, |d| d.ifindex as u32);
-    // SAFETY: `sk` is the full socket above, alive while its packet is.
+    // SAFETY: the core passes the packet's full socket, alive with it.
     let stamps = unsafe { Stamps::of(sk) };
     // IPv4 only: an IPv6 source does not fit in the word beside the version.
     let v4 = (u32::from(st.pf) == bindings::NFPROTO_IPV4).then(|| {
-        // SAFETY: netfilter passes an IPv4 packet at an IPv4 hook.
-        unsafe { ipv4_source(skb) }
+        // SAFETY: netfilter passes an IPv4 packet at an IPv4 hook, whose
+        // header holds 4 bytes of source.
+        unsafe {
+            core::ptr::addr_of!(
+                (*bindings::ip_hdr(skb))
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .saddr
+            )
+            .read_unaligned()
+        }
     });
-    if v4.is_some_and(|src| stamps.hold(src, out)) {
-        return bindings::NF_ACCEPT;
-    }
-    // SAFETY: as above; `sk` is a full socket of `uid`.
-    unsafe { local_out_policy(skb, st, &stamps, uid, out, v4) }
-}
-
-/// The source of IPv4 packet `skb`, in network order: `ip_hdr()`'s
-/// arithmetic, which a call to its helper for every packet would double.
-///
-/// # Safety
-///
-/// `skb` is a live packet whose network header is an IPv4 one.
-#[inline]
-unsafe fn ipv4_source(skb: *const bindings::sk_buff) -> u32 {
-    // SAFETY: per the contract the network header lies in the buffer at
-    // `head`, and holds 4 bytes of source.
-    unsafe {
-        let skb = &*skb;
-        let at = skb
-            .__bindgen_anon_4
-            .__bindgen_anon_1
-            .as_ref()
-            .network_header;
-        let iph = skb.head.add(usize::from(at)).cast::<bindings::iphdr>();
-        core::ptr::addr_of!((*iph).__bindgen_anon_1.__bindgen_anon_1.saddr).read_unaligned()
-    }
-}
-
-/// LOCAL_OUT, what the socket does not remember: `verdict::local_out` of
-/// the packet's source and device, remembered when it passes; the uid's tc
-/// class in `skb->priority`.
-///
-/// # Safety
-///
-/// As [`local_out`]; `stamps` are those of the packet's full socket, owned
-/// by `uid`, and `v4` is the source of an IPv4 packet.
-#[inline(never)]
-unsafe fn local_out_policy(
-    skb: *mut bindings::sk_buff,
-    st: &bindings::nf_hook_state,
-    stamps: &Stamps,
-    uid: u32,
-    out: u32,
-    v4: Option<u32>,
-) -> c_uint {
     // Before the snapshot is read: a verdict is remembered under a version
     // no newer than the policy it was taken from.
     let version = stamp::version();

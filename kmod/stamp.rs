@@ -3,10 +3,10 @@
 //! What a socket remembers of its owner (`sk->sk_uoa_stamp`, patches 18
 //! and 21): that it may use an IPv4 address, and a device, under the
 //! current policy version. The core keeps the words and their encoding,
-//! and answers the source hook and the receive lookup from them before it
-//! calls the module. The output route hook stores them after an allowed
-//! route of the socket, LOCAL_OUT after an accepted packet, and LOCAL_OUT
-//! answers from them: all of these ask the same two halves of the policy.
+//! and answers the source hook, the receive lookup and LOCAL_OUT from them
+//! before it calls the module, which stores them after an allowed route of
+//! the socket or an accepted packet: all of these ask the same two halves
+//! of the policy.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::bindings;
@@ -27,15 +27,6 @@ impl Stamps {
         // The core writes the words whole with WRITE_ONCE; `*mut` only for
         // its signature.
         Stamps { sk: sk.cast_mut() }
-    }
-
-    /// Whether the socket's owner may use IPv4 address `addr` (as the
-    /// header has it) and device `ifindex` under the current version, as
-    /// remembered.
-    #[inline]
-    pub(crate) fn hold(&self, addr: u32, ifindex: u32) -> bool {
-        // SAFETY: a live full socket, per `of`'s contract.
-        unsafe { bindings::uoa_stamps_hold4(self.sk, addr, ifindex as i32) }
     }
 
     /// Remembers that owner `uid` may use `addr` and `ifindex` under
