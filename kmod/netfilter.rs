@@ -133,7 +133,7 @@ pub(crate) unsafe extern "C" fn local_out(
     // no newer than the policy it was taken from.
     let version = stamp::version();
     let (family, src) = match v4 {
-        // The source as the fast path read it, in network order.
+        // The header's source, in network order.
         Some(a) => (Family::V4, u128::from(u32::from_be(a))),
         None => {
             // SAFETY: netfilter passes an IPv6 packet at the IPv6 hook.
