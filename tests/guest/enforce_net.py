@@ -532,9 +532,10 @@ def owned_sends(src, dst, port, steps, connected=True):
     """As root: one UDP socket bound to src that sends to dst:port (connected
     to it, or with sendto() every time), whose owner root changes with
     fchown() ("chown", uid) between its sends ("send", payload), as it may
-    change the policy (("uoamap", arguments), in this namespace): the
-    outcome of each send ("ok" or the errno name). The first step gives it
-    its first owner, before it binds src."""
+    change the policy (("uoamap", arguments), in this namespace) or run a
+    command (("sh", command): rmmod, insmod): the outcome of each send
+    ("ok" or the errno name). The first step gives it its first owner,
+    before it binds src."""
     s = socket.socket(family(dst), socket.SOCK_DGRAM)
     out = []
     try:
@@ -547,6 +548,8 @@ def owned_sends(src, dst, port, steps, connected=True):
                         s.connect(sockaddr(dst, port))
             elif what == "uoamap":
                 uoa.uoamap(arg)
+            elif what == "sh":
+                uoa.sh(arg)
             elif connected:
                 out.append(outcome(s.send, arg))
             else:

@@ -340,6 +340,29 @@ def test_routes_of_a_socket_trust_what_it_remembered_only_under_the_same_policy(
         assert after[U11]["packets_dropped"] == before[U11]["packets_dropped"], (before, after)
 
 
+def test_a_module_loaded_again_does_not_trust_what_a_socket_remembered():
+    """What a socket remembers holds under the policy's version, which the
+    kernel keeps across loads of the module and moves on at each load
+    (patch 21): u11's socket, which remembered u11's address under one load,
+    may not send from it under the next, where the address is u12's, at
+    any of the versions that load goes through. (A version that started
+    again at each load would meet the old one after as many changes.)"""
+    P = 7485
+    with en.network() as net:
+        net.server(quad(P)[2:3], netns=CLI)
+        load = [("sh", "rmmod uoa"), ("sh", f"insmod {uoa.UOA_KO}")]
+        steps = [("chown", U11), *load, ("uoamap", f"--no-routing add {A11} u11 111"), ("send", b"l1"),
+                 *load, ("uoamap", f"--no-routing add {A11} u12 112"), ("send", b"l2")]
+        for n in range(4):
+            change = f"add {FREE} u13 113" if n % 2 == 0 else f"del {FREE}"
+            steps += [("uoamap", f"--no-routing {change}"), ("send", b"l%d" % (n + 3))]
+        got = uoa.run_as(en.owned_sends, A11, CLI4, P, steps, netns=NS)
+        assert got == ["ok"] + ["EPERM"] * 5, got
+        seen = uoa.run_as(en.asks, [(en.seen, CLI4, P, tag, 2 if n == 0 else 0)
+                                    for n, tag in enumerate((b"l1", b"l2", b"l6"))], netns=CLI)
+        assert seen == [True, False, False], seen
+
+
 def test_accepted_socket_of_another_owner_does_not_inherit_what_its_listener_remembered():
     """A listener remembers its owner's source from its SYN-ACKs and a clone
     copies that; a socket that another uid accept()s is that uid's, so it
