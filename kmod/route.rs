@@ -193,6 +193,8 @@ pub(crate) unsafe extern "C" fn route_table(
 /// managed uid's own flow, `*slot` (if the core asks) is the uid's slot in
 /// the snapshot, where the core keeps the table between lookups: valid
 /// while the snapshot is, that is within the core's RCU read-side section.
+/// Only then: the core takes a slot to mean that the answer is the uid's
+/// whatever the source, which the flow's socket may remember (patch 22).
 ///
 /// # Safety
 ///

@@ -6,7 +6,9 @@
 //! and answers the source hook, the receive lookup and LOCAL_OUT from them
 //! before it calls the module, which stores them after an allowed route of
 //! the socket or an accepted packet: all of these ask the same two halves
-//! of the policy.
+//! of the policy. (The words after those two hold the owner's table for
+//! the l3mdev rules, patch 22, which the core remembers from `rule_table`'s
+//! answer itself.)
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::bindings;

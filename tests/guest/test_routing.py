@@ -8,6 +8,7 @@ managed uid itself."""
 import errno
 import socket
 
+import enforce_net as en
 import uoa
 
 U11, U13 = 1011, 1013
@@ -111,6 +112,27 @@ def test_rules_and_table_follow_the_entries():
         assert tables.strip() == "", tables
         got = uoa.sh("ip route get 10.9.9.9", uid=U11, netns=NS).stdout
         assert "table" not in got, got
+    finally:
+        uoa.sh(f"ip netns del {NS}")
+
+
+def test_a_socket_routes_by_the_table_its_owner_has_now():
+    """An unconnected socket remembers its owner's table for the routes of
+    its next datagrams (patch 22), only while the policy stays: once u11 is
+    given another table, the next datagram of the same socket is routed by
+    that one (unreachable: it has no route there yet), though the old table
+    still has the route; with the route in the new table, it goes."""
+    setup()
+    try:
+        uoa.uoamap("add 10.1.3.1 u11 32811 dev dummy0", netns=NS)
+        uoa.sh("ip route add 10.9.0.0/16 dev dummy0 table 32811", netns=NS)
+        steps = [("chown", U11), ("send", b"t1"), ("send", b"t2"), ("uoamap", "flush u11"),
+                 ("uoamap", "add 10.1.3.1 u11 32813 dev dummy0"),
+                 ("sh", "ip route add 10.9.0.0/16 dev dummy0 table 32811"), ("send", b"t3"),
+                 ("sh", "ip route add 10.9.0.0/16 dev dummy0 table 32813"), ("send", b"t4")]
+        got = uoa.run_as(en.owned_sends, "10.1.3.1", "10.9.9.9", 7490, steps, False, netns=NS)
+        assert got == ["ok", "ok", "ENETUNREACH", "ok"], got
+        assert "table 32813" in ip("route get 10.9.9.9 uid 1011"), ip("route get 10.9.9.9 uid 1011")
     finally:
         uoa.sh(f"ip netns del {NS}")
 
