@@ -149,6 +149,7 @@ def setup_net():
     sh(f"ip link add {CLI_DEV} netns {CLI_NS} type veth peer name {SRV_DEV} netns {SRV_NS}")
     sh(f"ip -n {CLI_NS} addr add {CLI_ADDR}/24 dev {CLI_DEV} && ip -n {CLI_NS} link set {CLI_DEV} up")
     sh(f"ip -n {SRV_NS} addr add {SRV_ADDR}/24 dev {SRV_DEV} && ip -n {SRV_NS} link set {SRV_DEV} up")
+    pin_neighbours((CLI_NS, CLI_DEV, CLI_ADDR), (SRV_NS, SRV_DEV, SRV_ADDR))
     # TCP_CRR leaves a TIME_WAIT socket per transaction on the client.
     sh(f"ip netns exec {CLI_NS} sysctl -qw net.ipv4.ip_local_port_range='10000 65535'")
     out = open("/tmp/uoa-netserver.log", "w")
@@ -161,6 +162,19 @@ def setup_net():
     sys.exit("netserver did not start: " + open("/tmp/uoa-netserver.log").read())
 
 
+def pin_neighbours(a, b):
+    """Each end of a link (namespace, device, address) knows the other's MAC
+    for good (nud permanent). A UDP_STREAM sender hears nothing back, so
+    its neighbour entry goes stale within a minute and each datagram then
+    takes the slow output path (about 100 instructions): how much of a
+    run does depended on how long ago its namespace resolved the peer,
+    which differs between configurations (the baseline's namespaces are
+    made anew), not on UOA."""
+    for (ns, dev, _), (pns, pdev, paddr) in ((a, b), (b, a)):
+        mac = sh(f"ip -n {pns} -br link show dev {pdev}").stdout.split()[2]
+        sh(f"ip -n {ns} neigh replace {paddr} lladdr {mac} dev {dev} nud permanent")
+
+
 def setup_slice():
     """The competitor's slice: its own namespace, a veth pair to the client
     namespace, which forwards to the server (for all configurations: the
@@ -169,6 +183,7 @@ def setup_slice():
     sh(f"ip link add {SLICE_PEER} netns {CLI_NS} type veth peer name {SLICE_DEV} netns {SLICE_NS}")
     sh(f"ip -n {CLI_NS} addr add {SLICE_GW}/24 dev {SLICE_PEER} && ip -n {CLI_NS} link set {SLICE_PEER} up")
     sh(f"ip -n {SLICE_NS} addr add {SLICE_ADDR}/24 dev {SLICE_DEV} && ip -n {SLICE_NS} link set {SLICE_DEV} up")
+    pin_neighbours((CLI_NS, SLICE_PEER, SLICE_GW), (SLICE_NS, SLICE_DEV, SLICE_ADDR))
     sh(f"ip -n {SLICE_NS} route add default via {SLICE_GW}")
     sh(f"ip netns exec {CLI_NS} sysctl -qw net.ipv4.ip_forward=1")
     sh(f"ip -n {SRV_NS} route add {SLICE_NET} via {CLI_ADDR}")
@@ -365,7 +380,9 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
       f"applied); medians over the rounds; guest time {took / 60:.1f} min.")
     w("")
     w(f"netperf runs as uid {UID} in the client namespace; netserver as root in the "
-      f"server namespace; veth {CLI_ADDR} -> {SRV_ADDR}. *specified*: `netperf -L {CLI_ADDR}` "
+      f"server namespace; veth {CLI_ADDR} -> {SRV_ADDR}, each end's neighbour entry for the other "
+      f"permanent (a UDP_STREAM sender hears nothing back: a neighbour gone stale would cost it "
+      f"the slow output path, by the namespace's age). *specified*: `netperf -L {CLI_ADDR}` "
       f"(global and test-specific: the control and data sockets bind it); "
       f"*unspecified*: the kernel picks the source. Entries are loaded with one "
       f"`uoamap apply FILE` in the client namespace, policy routing on: uid {UID} owns "
