@@ -11,6 +11,8 @@
 #   UOA_PROFILE_LEN=3                   seconds per test
 #   UOA_PROFILE_TOP=30                  functions shown per test
 #   UOA_PROFILE_OUT=FILE                the tables (default /tmp/uoa-profile.md)
+#   UOA_PROFILE_SOURCE=specified        netperf -L (source given), or
+#                                       unspecified (the kernel's choice)
 #
 # Needs perf (Debian: linux-perf) on the host, which the guest shares.
 set -euo pipefail
@@ -21,12 +23,14 @@ command -v netperf >/dev/null || die "netperf is not installed: run tools/deps.s
 for n in "$@"; do [[ $n =~ ^[0-9]+$ ]] || die "not a uid count: $n"; done
 [[ ${UOA_PROFILE_LEN:-3} =~ ^[1-9][0-9]*$ ]] || die "UOA_PROFILE_LEN must be whole seconds"
 out=${UOA_PROFILE_OUT:-/tmp/uoa-profile.md}
+source=${UOA_PROFILE_SOURCE:-specified}
+[[ $source =~ ^(specified|unspecified)$ ]] || die "UOA_PROFILE_SOURCE must be specified or unspecified: $source"
 kdir=$(tools/build-kernel.sh | tail -n1)
 ko=$(tools/build-kmod.sh | tail -n1)
 cargo build --quiet --release --bins
 raw=/tmp/uoa-profile.log
 UOA_QEMU_OPTS="-icount shift=0,sleep=off" UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
-	"UOA_KO=$ko UOA_PROFILE_TESTS=${UOA_PROFILE_TESTS:-TCP_RR,UDP_RR} UOA_PROFILE_LEN=${UOA_PROFILE_LEN:-3} UOA_PROFILE_TOP=${UOA_PROFILE_TOP:-30} /usr/bin/python3 bench/guest/profile.py ${*:-1 65536}" 2>&1 |
+	"UOA_KO=$ko UOA_PROFILE_TESTS=${UOA_PROFILE_TESTS:-TCP_RR,UDP_RR} UOA_PROFILE_LEN=${UOA_PROFILE_LEN:-3} UOA_PROFILE_TOP=${UOA_PROFILE_TOP:-30} UOA_PROFILE_SOURCE=$source /usr/bin/python3 bench/guest/profile.py ${*:-1 65536}" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 table=$(grep -v '^\[ *[0-9]*\.[0-9]*\]' "$raw" | tr -d '\r' |
 	sed -n '/^--- BEGIN PROFILE ---$/,/^--- END PROFILE ---$/p' | sed '1d;$d')

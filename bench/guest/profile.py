@@ -29,6 +29,7 @@ import netperf as np  # noqa: E402  (the benchmark's setup, shared)
 TESTS = [t for t in os.environ.get("UOA_PROFILE_TESTS", "TCP_RR,UDP_RR").split(",") if t]
 LEN = int(os.environ.get("UOA_PROFILE_LEN", "3"))
 TOP = int(os.environ.get("UOA_PROFILE_TOP", "30"))
+SOURCE = os.environ.get("UOA_PROFILE_SOURCE", "specified")   # netperf.py's mode
 IDLE = ("pv_native_safe_halt", "default_idle", "acpi_safe_halt")
 PERIOD = 100_000  # instructions a sample (a sample costs a few thousand)
 DATA = "/tmp/uoa-profile.data"
@@ -71,7 +72,7 @@ def profile(test, syms):
     run. perf is not netperf's parent: UDP_STREAM under `perf record --
     netperf` never finished."""
     result = []
-    run = threading.Thread(target=lambda: result.append(np.netperf(test, "specified", LEN + 6)))
+    run = threading.Thread(target=lambda: result.append(np.netperf(test, SOURCE, LEN + 6)))
     run.start()
     time.sleep(2)
     np.sh(f"perf record -q -e cpu-clock -c {PERIOD} -C 0 -o {DATA} -- sleep {LEN}")
@@ -111,7 +112,7 @@ def main():
     files = {n: np.entries_file(n) for n in counts if n > 0}
     np.configure(0, files)
     for test in TESTS:  # warm-up, discarded
-        np.netperf(test, "specified", 1)
+        np.netperf(test, SOURCE, 1)
     runs = {}
     for c in counts:
         np.configure(c, files)
@@ -130,8 +131,9 @@ def main():
 
     lines = []
     w = lines.append
+    source = "given (`-L`)" if SOURCE == "specified" else "left to the kernel"
     w(f"Guest kernel {os.uname().release}; one {LEN}-s run per test and configuration, source "
-      f"given (`-L`), netperf and netserver on vCPU 0; `perf record -e cpu-clock -c {PERIOD} -C 0` "
+      f"{source}, netperf and netserver on vCPU 0; `perf record -e cpu-clock -c {PERIOD} -C 0` "
       "under instruction counting: instructions per transaction, by function (kernel and module "
       "symbols; `[uoa]` is the module).")
     for test in TESTS:
