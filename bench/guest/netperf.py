@@ -85,6 +85,10 @@ SLICE_NS, SLICE_DEV, SLICE_PEER = "nps1", "sl", "vsl"
 SLICE_ADDR, SLICE_GW, SLICE_NET = "10.78.0.2", "10.78.0.1", "10.78.0.0/24"
 PORT = 12865
 UNITS = {"10^6bits/s": "Mbit/s", "Trans/s": "trans/s"}
+# UDP_STREAM's rate is what netserver received: the share of netperf's
+# datagrams it did not (dropped at its full socket) moves that rate from run
+# to run, so each run's share is reported beside it. Set by netperf().
+last_loss = None
 
 
 def log(msg):
@@ -292,7 +296,8 @@ def netperf(test, mode, length, in_slice=False, prefix=()):
     argv = ["netperf", "-P", "0", "-l", str(length), "-H", SRV_ADDR, "-p", str(PORT)] + local
     if CPUS:
         argv += ["-T", CPUS]
-    argv += ["-t", test, "--", "-o", "THROUGHPUT,THROUGHPUT_UNITS", "-R", "1"]
+    out = "THROUGHPUT,THROUGHPUT_UNITS" + (",LOCAL_SEND_CALLS,REMOTE_RECV_CALLS" if test == "UDP_STREAM" else "")
+    argv += ["-t", test, "--", "-o", out, "-R", "1"]
     if mode == "specified":
         argv += ["-H", SRV_ADDR, "-L", src]
     if test == "UDP_STREAM":
@@ -303,9 +308,14 @@ def netperf(test, mode, length, in_slice=False, prefix=()):
     except subprocess.TimeoutExpired:
         return None, None, f"timed out after {length + 60} s: {' '.join(cmd)}"
     lines = [l for l in p.stdout.splitlines() if l.strip()]
+    global last_loss
+    last_loss = None
     if p.returncode == 0 and lines:
         try:
-            value, unit = lines[-1].split(",")[:2]
+            fields = lines[-1].split(",")
+            value, unit = fields[:2]
+            if len(fields) >= 4 and float(fields[2]) > 0:
+                last_loss = 1 - float(fields[3]) / float(fields[2])
             return float(value), UNITS.get(unit.strip(), unit.strip()), None
         except ValueError:
             pass
@@ -367,7 +377,7 @@ def shown(configs):
             + [c for c in configs if noop_hook(c)] + [c for c in configs if c == NETNS])
 
 
-def report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes, stats,
+def report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes, stats, losses,
            failures, took):
     compared = shown(configs)
     out = []
@@ -458,6 +468,19 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
                              if vals else "failed")
             w("| " + " | ".join(cells) + " |")
     w("")
+    if "UDP_STREAM" in TESTS:
+        w("UDP_STREAM: the share of netperf's datagrams (send calls) that netserver did not "
+          "receive (receive calls), median over rounds [lowest-highest]:")
+        w("")
+        w("| source | " + " | ".join(short(c) for c in configs[:1] + compared) + " |")
+        w("|" + "---|" * (1 + len(configs[:1] + compared)))
+        for mode in MODES:
+            cells = [mode]
+            for c in configs[:1] + compared:
+                ls = [x for x in losses.get((c, mode), []) if x is not None]
+                cells.append(f"{statistics.median(ls):.1%} [{min(ls):.1%}-{max(ls):.1%}]" if ls else "-")
+            w("| " + " | ".join(cells) + " |")
+        w("")
     w("Setup per configuration: `uoamap apply` time (median over rounds, rules and routes "
       f"included); `ip -n {CLI_NS} -4 rule show | wc -l` after it; probes in the client "
       f"namespace: uid {OTHER_UID} (unmanaged) binding {CLI_ADDR}, and the source uid {UID} "
@@ -483,7 +506,7 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
     return "\n".join(out)
 
 
-def results_json(configs, results, units, to_base, uoa_over_netns, rules, failures):
+def results_json(configs, results, units, to_base, uoa_over_netns, rules, failures, losses):
     """The table's numbers for bench/plot.py; configurations are uid counts
     (0: the baseline), "noop:HOOK" and "netns"; a failed run is null."""
     def per_test(f):
@@ -510,6 +533,7 @@ def results_json(configs, results, units, to_base, uoa_over_netns, rules, failur
         "uoa_1_over_netns": (per_test(lambda t, m: as_object(uoa_over_netns[(t, m)]))
                              if uoa_over_netns else None),
         "ip_rule_lines": {str(c): rules.get(c, []) for c in order},
+        "udp_stream_lost": {str(c): {m: losses.get((c, m), []) for m in MODES} for c in order},
         "failed_runs": len(failures),
         "icount": ICOUNT,
         "cpus": CPUS,
@@ -563,7 +587,7 @@ def main():
                 log(f"WARNING: warm-up from the {SLICE_NS} slice failed: {err}")
 
     results = {(c, t, m): [] for c in configs for t in TESTS for m in MODES}
-    units, applies, rules, probes, failures = {}, {}, {}, {}, []
+    units, applies, rules, probes, failures, losses = {}, {}, {}, {}, [], {}
     stats = {c: {} for c in configs if loads_module(c)}
     current = None
     had_rules = False   # since the namespaces were made
@@ -616,8 +640,12 @@ def main():
                         log("  dmesg tail: " + " | ".join(sh("dmesg | tail -n 5").stdout.splitlines()))
                         continue
                     units[test] = unit
+                    lost = ""
+                    if test == "UDP_STREAM":
+                        losses.setdefault((c, mode), []).append(last_loss)
+                        lost = "" if last_loss is None else f"  ({last_loss:.1%} not received)"
                     log(f"round {r + 1}/{ROUNDS}  N={c:<6} {mode:<11} {test:<10} "
-                        f"{value:>12,.1f} {unit}")
+                        f"{value:>12,.1f} {unit}{lost}")
     leave()
     log(f"uid {UID}'s counters, summed per configuration: {stats}")
     configure(0, files)
@@ -630,13 +658,13 @@ def main():
 
     to_base, uoa_over_netns = ratios(configs, results)
     table = report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes,
-                   stats, failures, time.monotonic() - started)
+                   stats, losses, failures, time.monotonic() - started)
     log("")
     log("--- BEGIN NETPERF RESULTS ---")
     log(table)
     log("--- END NETPERF RESULTS ---")
     log("--- BEGIN NETPERF JSON ---")
-    log(json.dumps(results_json(configs, results, units, to_base, uoa_over_netns, rules, failures),
+    log(json.dumps(results_json(configs, results, units, to_base, uoa_over_netns, rules, failures, losses),
                    indent=1))
     log("--- END NETPERF JSON ---")
     if failures:
