@@ -170,7 +170,7 @@ def pin_neighbours(a, b):
     """Each end of a link (namespace, device, address) knows the other's MAC
     for good (nud permanent). A UDP_STREAM sender hears nothing back, so
     its neighbour entry goes stale within a minute and each datagram then
-    takes the slow output path (about 100 instructions): how much of a
+    takes the slow output path (73-74 instructions in the profiles): how much of a
     run does depended on how long ago its namespace resolved the peer,
     which differs between configurations (the baseline's namespaces are
     made anew), not on UOA."""
