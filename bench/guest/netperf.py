@@ -29,13 +29,17 @@ but in a namespace of its own (the slice, nps1) joined by a second veth pair
 to the client namespace, which forwards between the slice and the server.
 It is set up once at the start; the other configurations do not use it.
 
+`rules` (stock policy routing, module not loaded): uid 1011 routed by its own
+table through one stock uidrange rule, as UOA routes it; UOA's ratio to it
+is what the hooks cost beyond the kernel's own policy routing.
+
 The configurations are interleaved: each round walks all of them (every
 other round in reverse order) and runs every test at each, so drift spreads
 over all of them while a configuration is set up once per round (65,536
 uids take minutes); the table reports per-configuration medians over the
 rounds and their ratios to the baseline, then the same numbers as JSON.
 
-    python3 bench/guest/netperf.py [N...] [netns]     (0 is always included)
+    python3 bench/guest/netperf.py [N...] [netns] [rules]   (0 is always included)
     UOA_KO              the module (required when some N > 0)
     UOA_NETPERF_LEN     seconds per netperf run (default 3)
     UOA_NETPERF_ROUNDS  rounds (default 3)
@@ -83,6 +87,11 @@ CLI_NET = "10.77.0.0/24"    # the veth's connected route, in uid 1011's table
 NETNS = "netns"
 SLICE_NS, SLICE_DEV, SLICE_PEER = "nps1", "sl", "vsl"
 SLICE_ADDR, SLICE_GW, SLICE_NET = "10.78.0.2", "10.78.0.1", "10.78.0.0/24"
+# Stock policy routing, the part of UOA's cost that is the kernel's own: the
+# module not loaded, one uidrange rule sends uid 1011 to table 1011, which
+# holds the veth's connected route (the routing decision UOA makes for it).
+RULES = "rules"
+RULES_PREF = 1000
 PORT = 12865
 UNITS = {"10^6bits/s": "Mbit/s", "Trans/s": "trans/s"}
 # UDP_STREAM's rate is what netserver received: the share of netperf's
@@ -121,7 +130,7 @@ def noop_hook(config):
 
 def uid_count(config):
     """Managed uids in a configuration (a breakdown configuration has 1)."""
-    if config == NETNS:
+    if config in (NETNS, RULES):
         return 0
     return 1 if noop_hook(config) else config
 
@@ -130,9 +139,17 @@ def loads_module(config):
     return uid_count(config) > 0
 
 
+def adds_rules(config):
+    """Whether a configuration puts the client namespace in policy-routing
+    mode (the kernel keeps it there for good)."""
+    return loads_module(config) or config == RULES
+
+
 def label(config):
     if config == NETNS:
         return "netns+veth slice"
+    if config == RULES:
+        return "stock policy routing"
     if noop_hook(config):
         return f"1 uid, {noop_hook(config)} no-op"
     return "no module" if config == 0 else f"{config:,} uid{'s' if config > 1 else ''}"
@@ -140,7 +157,7 @@ def label(config):
 
 def short(config):
     """A configuration's column name in the medians table."""
-    if config == NETNS or noop_hook(config):
+    if config in (NETNS, RULES) or noop_hook(config):
         return str(config)
     return f"N={config:,}"
 
@@ -235,6 +252,11 @@ def configure(config, files):
         # rmmod alone would leave the rules and the tables' routes behind.
         sh(f"ip netns exec {CLI_NS} {UOAMAP} flush")
         sh("rmmod uoa")
+    if sh(f"ip -n {CLI_NS} -4 rule show pref {RULES_PREF}").stdout.strip():
+        sh(f"ip -n {CLI_NS} -4 rule del pref {RULES_PREF} && ip -n {CLI_NS} -4 route flush table {UID}")
+    if config == RULES:
+        setup_stock_rules()
+        return None
     if not loads_module(config):
         return None
     n = uid_count(config)
@@ -249,6 +271,16 @@ def configure(config, files):
     if not any(r.split()[:3] == [CLI_NET, "dev", CLI_DEV] for r in routes):
         sys.exit(f"after apply for {n} uids, uid {UID}'s table {UID} lacks {CLI_NET} dev {CLI_DEV}: {routes}")
     return took
+
+
+def setup_stock_rules():
+    """The RULES configuration: uid 1011 routed by its own table through one
+    stock uidrange rule, checked with `ip route get`."""
+    sh(f"ip -n {CLI_NS} -4 route add {CLI_NET} dev {CLI_DEV} proto kernel scope link src {CLI_ADDR} table {UID}")
+    sh(f"ip -n {CLI_NS} -4 rule add pref {RULES_PREF} uidrange {UID}-{UID} lookup {UID}")
+    got = sh(f"ip -n {CLI_NS} -4 route get {SRV_ADDR} uid {UID}").stdout
+    if f"table {UID}" not in " ".join(got.split()):
+        sys.exit(f"stock policy routing: uid {UID}'s route to {SRV_ADDR} is not from table {UID}: {got}")
 
 
 def rule_lines():
@@ -356,29 +388,44 @@ def fmt_ratio(r):
     return f"{m:.3f} ±{(hi - lo) / 2 / m * 100:.1f}% [{lo:.3f}-{hi:.3f}]"
 
 
+def uid_counts(configs):
+    return [c for c in configs if isinstance(c, int) and c > 0]
+
+
 def ratios(configs, results):
     """The ratios of each configuration to the baseline, {(config, test,
-    mode): ratio}, and of 1 uid to the netns slice, {(test, mode): ratio}
-    (empty unless both ran)."""
-    to_base, uoa_over_netns = {}, {}
+    mode): ratio}; of 1 uid to the netns slice, {(test, mode): ratio}; and
+    of each uid count to stock policy routing, {(config, test, mode):
+    ratio} (each empty unless both sides ran)."""
+    to_base, uoa_over_netns, uoa_over_rules = {}, {}, {}
     for test in TESTS:
         for mode in MODES:
             for c in configs[1:]:
                 to_base[(c, test, mode)] = ratio(results[(c, test, mode)], results[(0, test, mode)])
             if 1 in configs and NETNS in configs:
                 uoa_over_netns[(test, mode)] = ratio(results[(1, test, mode)], results[(NETNS, test, mode)])
-    return to_base, uoa_over_netns
+            if RULES in configs:
+                for c in uid_counts(configs):
+                    uoa_over_rules[(c, test, mode)] = ratio(results[(c, test, mode)],
+                                                            results[(RULES, test, mode)])
+    return to_base, uoa_over_netns, uoa_over_rules
+
+
+def sent_rates(results, losses, c, mode):
+    """UDP_STREAM's rate at the sender, per round: what netserver received
+    over the share of netperf's datagrams it got (None where unknown)."""
+    return [v / (1 - lost) if v and lost is not None and lost < 1 else None
+            for v, lost in zip(results[(c, "UDP_STREAM", mode)], losses.get((c, mode), []))]
 
 
 def shown(configs):
     """The compared configurations in table order: uid counts, the hooks'
-    breakdown, then netns."""
-    return ([c for c in configs if isinstance(c, int) and c > 0]
-            + [c for c in configs if noop_hook(c)] + [c for c in configs if c == NETNS])
+    breakdown, stock policy routing, then netns."""
+    return (uid_counts(configs) + [c for c in configs if noop_hook(c)] + [c for c in configs if c in (RULES, NETNS)])
 
 
-def report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes, stats, losses,
-           failures, took):
+def report(configs, results, units, all_ratios, applies, rules, probes, stats, losses, failures, took):
+    to_base, uoa_over_netns, uoa_over_rules = all_ratios
     compared = shown(configs)
     out = []
     w = out.append
@@ -417,6 +464,15 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
           f"{SLICE_NET} via {CLI_ADDR}); *specified*: `-L {SLICE_ADDR}`. Its packets cross a "
           f"second veth pair and a forwarding step: what a netns slice costs, against what a "
           f"UOA slice costs.")
+    if RULES in configs:
+        w("")
+        w(f"*stock policy routing*, the kernel's own share of UOA's cost: module not loaded, "
+          f"one stock rule (`ip rule add pref {RULES_PREF} uidrange {UID}-{UID} lookup {UID}`) "
+          f"sends uid {UID} to table {UID}, which holds the same connected route as with UOA "
+          f"({CLI_NET} dev {CLI_DEV} src {CLI_ADDR}): the routing decision UOA makes for uid {UID}, "
+          f"made by the kernel alone. Like any rule it puts the namespace in policy-routing "
+          f"mode (the local and main tables apart, the rules walked). UOA's ratio to it (table "
+          f"below) is what the hooks cost beyond policy routing itself.")
     noops = [c for c in compared if noop_hook(c)]
     if noops:
         w("")
@@ -452,6 +508,19 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
             if uoa_over_netns:
                 cells.append(fmt_ratio(uoa_over_netns[(test, mode)]))
             w("| " + " | ".join(cells) + " |")
+    if uoa_over_rules:
+        counts = uid_counts(configs)
+        w("")
+        w("UOA against *stock policy routing* (median over its median, per-round range and ± as "
+          "above): above 1, UOA with N uids is faster than the stock kernel routing uid "
+          f"{UID} by one rule.")
+        w("")
+        w("| test | source |" + "".join(f" {label(c)} |" for c in counts))
+        w("|" + "---|" * (2 + len(counts)))
+        for test in TESTS:
+            for mode in MODES:
+                w("| " + " | ".join([test, mode] + [fmt_ratio(uoa_over_rules[(c, test, mode)])
+                                                    for c in counts]) + " |")
     w("")
     w("Medians per configuration (N managed uids; 0: module not loaded) and their "
       "run-to-run spread:")
@@ -481,6 +550,18 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
                 cells.append(f"{statistics.median(ls):.1%} [{min(ls):.1%}-{max(ls):.1%}]" if ls else "-")
             w("| " + " | ".join(cells) + " |")
         w("")
+        w("UDP_STREAM counted at the sender (what netserver received over the share of "
+          "datagrams it got, round by round), ratio to the baseline as above: the receiver "
+          "shares the sender's vCPU, so a slower sender leaves it more time and fewer "
+          "datagrams are dropped, which the received rate above does not show.")
+        w("")
+        w("| source | " + " | ".join(label(c) for c in compared) + " |")
+        w("|" + "---|" * (1 + len(compared)))
+        for mode in MODES:
+            base = sent_rates(results, losses, 0, mode)
+            w("| " + " | ".join([mode] + [fmt_ratio(ratio(sent_rates(results, losses, c, mode), base))
+                                          for c in compared]) + " |")
+        w("")
     w("Setup per configuration: `uoamap apply` time (median over rounds, rules and routes "
       f"included); `ip -n {CLI_NS} -4 rule show | wc -l` after it; probes in the client "
       f"namespace: uid {OTHER_UID} (unmanaged) binding {CLI_ADDR}, and the source uid {UID} "
@@ -506,9 +587,10 @@ def report(configs, results, units, to_base, uoa_over_netns, applies, rules, pro
     return "\n".join(out)
 
 
-def results_json(configs, results, units, to_base, uoa_over_netns, rules, failures, losses):
+def results_json(configs, results, units, all_ratios, rules, failures, losses):
     """The table's numbers for bench/plot.py; configurations are uid counts
-    (0: the baseline), "noop:HOOK" and "netns"; a failed run is null."""
+    (0: the baseline), "noop:HOOK", "rules" and "netns"; a failed run is null."""
+    to_base, uoa_over_netns, uoa_over_rules = all_ratios
     def per_test(f):
         return {t: {m: f(t, m) for m in MODES} for t in TESTS}
 
@@ -533,7 +615,13 @@ def results_json(configs, results, units, to_base, uoa_over_netns, rules, failur
         "uoa_1_over_netns": (per_test(lambda t, m: as_object(uoa_over_netns[(t, m)]))
                              if uoa_over_netns else None),
         "ip_rule_lines": {str(c): rules.get(c, []) for c in order},
+        "over_stock_rules": ({str(c): per_test(lambda t, m: as_object(uoa_over_rules[(c, t, m)]))
+                              for c in uid_counts(configs)} if uoa_over_rules else None),
         "udp_stream_lost": {str(c): {m: losses.get((c, m), []) for m in MODES} for c in order},
+        "udp_stream_sent_ratios": ({str(c): {m: as_object(ratio(sent_rates(results, losses, c, m),
+                                                                 sent_rates(results, losses, 0, m)))
+                                             for m in MODES} for c in order[1:]}
+                                   if "UDP_STREAM" in TESTS else None),
         "failed_runs": len(failures),
         "icount": ICOUNT,
         "cpus": CPUS,
@@ -545,15 +633,17 @@ def results_json(configs, results, units, to_base, uoa_over_netns, rules, failur
 def main():
     args = sys.argv[1:]
     for a in args:
-        if a != NETNS and not a.isdigit() and noop_hook(a) not in HOOKS:
-            sys.exit(f"not a uid count, {NETNS} or noop:HOOK ({', '.join(HOOKS)}): {a}")
+        if a not in (NETNS, RULES) and not a.isdigit() and noop_hook(a) not in HOOKS:
+            sys.exit(f"not a uid count, {NETNS}, {RULES} or noop:HOOK ({', '.join(HOOKS)}): {a}")
         if noop_hook(a) and noop_hook(a) not in NOOP_KOS:
             sys.exit(f"{a}: UOA_KO_NOOP names no module for {noop_hook(a)}")
     counts = sorted({0} | {int(a) for a in args if a.isdigit()})
     noops = [a for a in args if noop_hook(a)]
     # netns right after the baseline: neither loads the module, so walking
     # from one to the other reloads nothing; the breakdown next to 1 uid.
-    configs = counts[:1] + ([NETNS] if NETNS in args else []) + counts[1:2] + noops + counts[2:]
+    # Stock policy routing next to 1 uid, which it is compared with.
+    configs = (counts[:1] + ([NETNS] if NETNS in args else []) + ([RULES] if RULES in args else [])
+               + counts[1:2] + noops + counts[2:])
     if any(isinstance(c, int) and c > 0 for c in configs) and not UOA_KO:
         sys.exit("UOA_KO is not set")
     for t in TESTS:
@@ -613,7 +703,7 @@ def main():
                 leave()
                 took = configure(c, files)
                 current = c
-                if loads_module(c):
+                if adds_rules(c):
                     had_rules = True
                 elif had_rules:
                     # A stock host's namespace has never had a rule; then
@@ -636,6 +726,8 @@ def main():
                     if err:
                         msg = f"round {r + 1}, N={c}, {test}, source {mode}: {err}"
                         failures.append(msg.replace("\n", " "))
+                        if test == "UDP_STREAM":
+                            losses.setdefault((c, mode), []).append(None)
                         log(f"FAILED {msg}")
                         log("  dmesg tail: " + " | ".join(sh("dmesg | tail -n 5").stdout.splitlines()))
                         continue
@@ -656,16 +748,16 @@ def main():
     for ns in (CLI_NS, SRV_NS, SLICE_NS):
         sh(f"ip netns del {ns}", check=False)
 
-    to_base, uoa_over_netns = ratios(configs, results)
-    table = report(configs, results, units, to_base, uoa_over_netns, applies, rules, probes,
-                   stats, losses, failures, time.monotonic() - started)
+    to_base, uoa_over_netns, uoa_over_rules = ratios(configs, results)
+    table = report(configs, results, units, (to_base, uoa_over_netns, uoa_over_rules), applies, rules,
+                   probes, stats, losses, failures, time.monotonic() - started)
     log("")
     log("--- BEGIN NETPERF RESULTS ---")
     log(table)
     log("--- END NETPERF RESULTS ---")
     log("--- BEGIN NETPERF JSON ---")
-    log(json.dumps(results_json(configs, results, units, to_base, uoa_over_netns, rules, failures, losses),
-                   indent=1))
+    log(json.dumps(results_json(configs, results, units, (to_base, uoa_over_netns, uoa_over_rules), rules,
+                                failures, losses), indent=1))
     log("--- END NETPERF JSON ---")
     if failures:
         sys.exit(1)
