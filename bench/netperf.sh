@@ -11,10 +11,12 @@
 #
 #   bench/netperf.sh [N...]      default: 0 1 256 4096 65536 (0 is always run)
 #   UOA_NETPERF_NETNS=1          also the netns+veth slice (0: leave it out)
-#   UOA_NETPERF_RULES=1          also stock policy routing: module not loaded,
-#                                one uidrange rule sends uid 1011 to its table
-#                                (what the kernel's policy routing costs, apart
-#                                from the hooks; 0: leave it out)
+#   UOA_NETPERF_RULES=rules,pair stock rules, module not loaded: "rules", one
+#                                uidrange rule sends uid 1011 to its own table
+#                                (a stock host's per-user routing); "pair", UOA's
+#                                two l3mdev rules, matching nothing without the
+#                                module (the policy-routing mode UOA puts a
+#                                namespace in, without its hooks); "" for none
 #   UOA_NETPERF_NOOP=HOOK,...    the hooks' breakdown: 1 uid with a module whose
 #                                HOOK (bind, receive, source, local_out, rule)
 #                                is a no-op, one configuration per hook; "all"
@@ -58,11 +60,13 @@ tests=${UOA_NETPERF_TESTS:-TCP_STREAM,TCP_RR,TCP_CRR,UDP_RR,UDP_STREAM}
 for n in "$@"; do [[ $n =~ ^[0-9]+$ ]] || die "not a uid count (the netns slice is in unless UOA_NETPERF_NETNS=0): $n"; done
 netns=${UOA_NETPERF_NETNS:-1}
 [[ $netns =~ ^[01]$ ]] || die "UOA_NETPERF_NETNS must be 0 or 1: $netns"
-stock_rules=${UOA_NETPERF_RULES:-1}
-[[ $stock_rules =~ ^[01]$ ]] || die "UOA_NETPERF_RULES must be 0 or 1: $stock_rules"
+stock_rules=${UOA_NETPERF_RULES-rules,pair}
 configs="${*:-0 1 256 4096 65536}"
 [ "$netns" = 1 ] && configs+=" netns"
-[ "$stock_rules" = 1 ] && configs+=" rules"
+for r in ${stock_rules//,/ }; do
+	[[ $r == rules || $r == pair ]] || die "UOA_NETPERF_RULES: no configuration '$r' (choose from rules, pair)"
+	configs+=" $r"
+done
 all_hooks=bind,receive,source,local_out,rule
 noop=${UOA_NETPERF_NOOP-$([ $# -eq 0 ] && echo all)}
 [ "$noop" = all ] && noop=$all_hooks
@@ -73,7 +77,7 @@ for h in ${noop//,/ }; do
 done
 if [ -n "${UOA_NETPERF_OUT:-}" ]; then
 	out=$UOA_NETPERF_OUT
-elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ] && [ "$netns" = 1 ] && [ "$stock_rules" = 1 ] &&
+elif [ $# -eq 0 ] && [ -z "${UOA_NETPERF_TESTS:-}" ] && [ "$netns" = 1 ] && [ "$stock_rules" = rules,pair ] &&
 	[ "$noop" = $all_hooks ]; then
 	out=bench/results/netperf-latest.md
 else

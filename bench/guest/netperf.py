@@ -30,8 +30,9 @@ to the client namespace, which forwards between the slice and the server.
 It is set up once at the start; the other configurations do not use it.
 
 `rules` (stock policy routing, module not loaded): uid 1011 routed by its own
-table through one stock uidrange rule, as UOA routes it; UOA's ratio to it
-is what the hooks cost beyond the kernel's own policy routing.
+table through one stock uidrange rule, as UOA routes it. `pair`: UOA's two
+l3mdev rules without the module, which then match nothing: the policy-
+routing mode UOA puts a namespace in, without its hooks or tables.
 
 The configurations are interleaved: each round walks all of them (every
 other round in reverse order) and runs every test at each, so drift spreads
@@ -39,7 +40,7 @@ over all of them while a configuration is set up once per round (65,536
 uids take minutes); the table reports per-configuration medians over the
 rounds and their ratios to the baseline, then the same numbers as JSON.
 
-    python3 bench/guest/netperf.py [N...] [netns] [rules]   (0 is always included)
+    python3 bench/guest/netperf.py [N...] [netns] [rules] [pair]   (0 always runs)
     UOA_KO              the module (required when some N > 0)
     UOA_NETPERF_LEN     seconds per netperf run (default 3)
     UOA_NETPERF_ROUNDS  rounds (default 3)
@@ -87,11 +88,17 @@ CLI_NET = "10.77.0.0/24"    # the veth's connected route, in uid 1011's table
 NETNS = "netns"
 SLICE_NS, SLICE_DEV, SLICE_PEER = "nps1", "sl", "vsl"
 SLICE_ADDR, SLICE_GW, SLICE_NET = "10.78.0.2", "10.78.0.1", "10.78.0.0/24"
-# Stock policy routing, the part of UOA's cost that is the kernel's own: the
-# module not loaded, one uidrange rule sends uid 1011 to table 1011, which
-# holds the veth's connected route (the routing decision UOA makes for it).
-RULES = "rules"
-RULES_PREF = 1000
+# Stock policy routing, module not loaded: RULES, one uidrange rule sends
+# uid 1011 to table 1011, which holds the veth's connected route (the
+# routing decision UOA makes for it, by the kernel alone); PAIR, UOA's two
+# l3mdev rules, which without the module match nothing, so uid 1011 goes to
+# main: the kernel's policy-routing mode in the shape UOA puts it in, with
+# none of UOA's hooks or tables.
+RULES, PAIR = "rules", "pair"
+STOCK_RULES = {
+    RULES: [f"pref 1000 uidrange {UID}-{UID} lookup {UID}"],
+    PAIR: ["pref 1000 l3mdev", "pref 1001 l3mdev unreachable"],
+}
 PORT = 12865
 UNITS = {"10^6bits/s": "Mbit/s", "Trans/s": "trans/s"}
 # UDP_STREAM's rate is what netserver received: the share of netperf's
@@ -130,7 +137,7 @@ def noop_hook(config):
 
 def uid_count(config):
     """Managed uids in a configuration (a breakdown configuration has 1)."""
-    if config in (NETNS, RULES):
+    if config == NETNS or config in STOCK_RULES:
         return 0
     return 1 if noop_hook(config) else config
 
@@ -142,7 +149,7 @@ def loads_module(config):
 def adds_rules(config):
     """Whether a configuration puts the client namespace in policy-routing
     mode (the kernel keeps it there for good)."""
-    return loads_module(config) or config == RULES
+    return loads_module(config) or config in STOCK_RULES
 
 
 def label(config):
@@ -150,6 +157,8 @@ def label(config):
         return "netns+veth slice"
     if config == RULES:
         return "stock policy routing"
+    if config == PAIR:
+        return "UOA's rules, no module"
     if noop_hook(config):
         return f"1 uid, {noop_hook(config)} no-op"
     return "no module" if config == 0 else f"{config:,} uid{'s' if config > 1 else ''}"
@@ -157,7 +166,7 @@ def label(config):
 
 def short(config):
     """A configuration's column name in the medians table."""
-    if config in (NETNS, RULES) or noop_hook(config):
+    if config == NETNS or config in STOCK_RULES or noop_hook(config):
         return str(config)
     return f"N={config:,}"
 
@@ -252,10 +261,12 @@ def configure(config, files):
         # rmmod alone would leave the rules and the tables' routes behind.
         sh(f"ip netns exec {CLI_NS} {UOAMAP} flush")
         sh("rmmod uoa")
-    if sh(f"ip -n {CLI_NS} -4 rule show pref {RULES_PREF}").stdout.strip():
-        sh(f"ip -n {CLI_NS} -4 rule del pref {RULES_PREF} && ip -n {CLI_NS} -4 route flush table {UID}")
-    if config == RULES:
-        setup_stock_rules()
+    for pref in (1000, 1001):   # a stock configuration's rules, UOA's gone with the flush
+        if sh(f"ip -n {CLI_NS} -4 rule show pref {pref}").stdout.strip():
+            sh(f"ip -n {CLI_NS} -4 rule del pref {pref}")
+    sh(f"ip -n {CLI_NS} -4 route flush table {UID}", check=False)
+    if config in STOCK_RULES:
+        setup_stock_rules(config)
         return None
     if not loads_module(config):
         return None
@@ -273,14 +284,18 @@ def configure(config, files):
     return took
 
 
-def setup_stock_rules():
-    """The RULES configuration: uid 1011 routed by its own table through one
-    stock uidrange rule, checked with `ip route get`."""
-    sh(f"ip -n {CLI_NS} -4 route add {CLI_NET} dev {CLI_DEV} proto kernel scope link src {CLI_ADDR} table {UID}")
-    sh(f"ip -n {CLI_NS} -4 rule add pref {RULES_PREF} uidrange {UID}-{UID} lookup {UID}")
-    got = sh(f"ip -n {CLI_NS} -4 route get {SRV_ADDR} uid {UID}").stdout
-    if f"table {UID}" not in " ".join(got.split()):
-        sys.exit(f"stock policy routing: uid {UID}'s route to {SRV_ADDR} is not from table {UID}: {got}")
+def setup_stock_rules(config):
+    """A configuration of stock rules (STOCK_RULES), checked with `ip route
+    get`: uid 1011's route comes from table 1011 (RULES) or main (PAIR)."""
+    if config == RULES:
+        sh(f"ip -n {CLI_NS} -4 route add {CLI_NET} dev {CLI_DEV} proto kernel scope link "
+           f"src {CLI_ADDR} table {UID}")
+    for rule in STOCK_RULES[config]:
+        sh(f"ip -n {CLI_NS} -4 rule add {rule}")
+    got = " ".join(sh(f"ip -n {CLI_NS} -4 route get {SRV_ADDR} uid {UID}").stdout.split())
+    if (f"table {UID}" in got) != (config == RULES) or "table" in got.replace(f"table {UID}", ""):
+        sys.exit(f"{label(config)}: uid {UID}'s route to {SRV_ADDR} is not from the table it "
+                 f"should be ({UID if config == RULES else 'main'}): {got}")
 
 
 def rule_lines():
@@ -395,8 +410,8 @@ def uid_counts(configs):
 def ratios(configs, results):
     """The ratios of each configuration to the baseline, {(config, test,
     mode): ratio}; of 1 uid to the netns slice, {(test, mode): ratio}; and
-    of each uid count to stock policy routing, {(config, test, mode):
-    ratio} (each empty unless both sides ran)."""
+    of each uid count to each stock-rules configuration, {(stock, config,
+    test, mode): ratio} (each empty unless both sides ran)."""
     to_base, uoa_over_netns, uoa_over_rules = {}, {}, {}
     for test in TESTS:
         for mode in MODES:
@@ -404,10 +419,10 @@ def ratios(configs, results):
                 to_base[(c, test, mode)] = ratio(results[(c, test, mode)], results[(0, test, mode)])
             if 1 in configs and NETNS in configs:
                 uoa_over_netns[(test, mode)] = ratio(results[(1, test, mode)], results[(NETNS, test, mode)])
-            if RULES in configs:
+            for stock in (x for x in configs if x in STOCK_RULES):
                 for c in uid_counts(configs):
-                    uoa_over_rules[(c, test, mode)] = ratio(results[(c, test, mode)],
-                                                            results[(RULES, test, mode)])
+                    uoa_over_rules[(stock, c, test, mode)] = ratio(results[(c, test, mode)],
+                                                                   results[(stock, test, mode)])
     return to_base, uoa_over_netns, uoa_over_rules
 
 
@@ -421,7 +436,8 @@ def sent_rates(results, losses, c, mode):
 def shown(configs):
     """The compared configurations in table order: uid counts, the hooks'
     breakdown, stock policy routing, then netns."""
-    return (uid_counts(configs) + [c for c in configs if noop_hook(c)] + [c for c in configs if c in (RULES, NETNS)])
+    return (uid_counts(configs) + [c for c in configs if noop_hook(c)]
+            + [c for c in configs if c in (RULES, PAIR, NETNS)])
 
 
 def report(configs, results, units, all_ratios, applies, rules, probes, stats, losses, failures, took):
@@ -467,12 +483,22 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
     if RULES in configs:
         w("")
         w(f"*stock policy routing*, the kernel's own share of UOA's cost: module not loaded, "
-          f"one stock rule (`ip rule add pref {RULES_PREF} uidrange {UID}-{UID} lookup {UID}`) "
+          f"one stock rule (`ip rule add {STOCK_RULES[RULES][0]}`) "
           f"sends uid {UID} to table {UID}, which holds the same connected route as with UOA "
           f"({CLI_NET} dev {CLI_DEV} src {CLI_ADDR}): the routing decision UOA makes for uid {UID}, "
           f"made by the kernel alone. Like any rule it puts the namespace in policy-routing "
-          f"mode (the local and main tables apart, the rules walked). UOA's ratio to it (table "
-          f"below) is what the hooks cost beyond policy routing itself.")
+          f"mode (the local and main tables apart), and the kernel walks the rules for every "
+          f"uncached lookup: a uidrange rule is not of the shapes that patch 20 follows without "
+          f"a walk (UOA's pair is). UOA's ratio to it (below) compares UOA with what a stock "
+          f"host that gives a user its own table pays.")
+    if PAIR in configs:
+        w("")
+        w(f"*UOA's rules, no module*: module not loaded, UOA's two l3mdev rules added by hand "
+          f"(`ip rule add {STOCK_RULES[PAIR][0]}`, `... {STOCK_RULES[PAIR][1]}`); without the "
+          f"module they match nothing, so uid {UID} is routed by main, through patch 20's "
+          f"lookup without a walk: the policy-routing mode UOA puts a namespace in (the local "
+          f"table looked up apart), with none of its hooks and no table of the user's. UOA's "
+          f"ratio to it (below) is what the hooks and the user's table cost beyond that mode.")
     noops = [c for c in compared if noop_hook(c)]
     if noops:
         w("")
@@ -508,19 +534,19 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
             if uoa_over_netns:
                 cells.append(fmt_ratio(uoa_over_netns[(test, mode)]))
             w("| " + " | ".join(cells) + " |")
+    stocks = [x for x in configs if x in STOCK_RULES]
     if uoa_over_rules:
         counts = uid_counts(configs)
         w("")
-        w("UOA against *stock policy routing* (median over its median, per-round range and ± as "
-          "above): above 1, UOA with N uids is faster than the stock kernel routing uid "
-          f"{UID} by one rule.")
+        w("UOA against " + " and ".join(f"*{label(x)}*" for x in stocks) + " (median over its "
+          "median, per-round range and ± as above): above 1, UOA with N uids is faster.")
         w("")
-        w("| test | source |" + "".join(f" {label(c)} |" for c in counts))
-        w("|" + "---|" * (2 + len(counts)))
+        w("| test | source |" + "".join(f" {label(c)} / {x} |" for x in stocks for c in counts))
+        w("|" + "---|" * (2 + len(counts) * len(stocks)))
         for test in TESTS:
             for mode in MODES:
-                w("| " + " | ".join([test, mode] + [fmt_ratio(uoa_over_rules[(c, test, mode)])
-                                                    for c in counts]) + " |")
+                w("| " + " | ".join([test, mode] + [fmt_ratio(uoa_over_rules[(x, c, test, mode)])
+                                                    for x in stocks for c in counts]) + " |")
     w("")
     w("Medians per configuration (N managed uids; 0: module not loaded) and their "
       "run-to-run spread:")
@@ -615,8 +641,9 @@ def results_json(configs, results, units, all_ratios, rules, failures, losses):
         "uoa_1_over_netns": (per_test(lambda t, m: as_object(uoa_over_netns[(t, m)]))
                              if uoa_over_netns else None),
         "ip_rule_lines": {str(c): rules.get(c, []) for c in order},
-        "over_stock_rules": ({str(c): per_test(lambda t, m: as_object(uoa_over_rules[(c, t, m)]))
-                              for c in uid_counts(configs)} if uoa_over_rules else None),
+        "over_stock_rules": ({x: {str(c): per_test(lambda t, m: as_object(uoa_over_rules[(x, c, t, m)]))
+                                  for c in uid_counts(configs)} for x in configs if x in STOCK_RULES}
+                             if uoa_over_rules else None),
         "udp_stream_lost": {str(c): {m: losses.get((c, m), []) for m in MODES} for c in order},
         "udp_stream_sent_ratios": ({str(c): {m: as_object(ratio(sent_rates(results, losses, c, m),
                                                                  sent_rates(results, losses, 0, m)))
@@ -633,8 +660,8 @@ def results_json(configs, results, units, all_ratios, rules, failures, losses):
 def main():
     args = sys.argv[1:]
     for a in args:
-        if a not in (NETNS, RULES) and not a.isdigit() and noop_hook(a) not in HOOKS:
-            sys.exit(f"not a uid count, {NETNS}, {RULES} or noop:HOOK ({', '.join(HOOKS)}): {a}")
+        if a not in (NETNS, RULES, PAIR) and not a.isdigit() and noop_hook(a) not in HOOKS:
+            sys.exit(f"not a uid count, {NETNS}, {RULES}, {PAIR} or noop:HOOK ({', '.join(HOOKS)}): {a}")
         if noop_hook(a) and noop_hook(a) not in NOOP_KOS:
             sys.exit(f"{a}: UOA_KO_NOOP names no module for {noop_hook(a)}")
     counts = sorted({0} | {int(a) for a in args if a.isdigit()})
@@ -642,7 +669,7 @@ def main():
     # netns right after the baseline: neither loads the module, so walking
     # from one to the other reloads nothing; the breakdown next to 1 uid.
     # Stock policy routing next to 1 uid, which it is compared with.
-    configs = (counts[:1] + ([NETNS] if NETNS in args else []) + ([RULES] if RULES in args else [])
+    configs = (counts[:1] + [c for c in (NETNS, RULES, PAIR) if c in args]
                + counts[1:2] + noops + counts[2:])
     if any(isinstance(c, int) and c > 0 for c in configs) and not UOA_KO:
         sys.exit("UOA_KO is not set")
