@@ -3,7 +3,8 @@
 # netperf (TCP_STREAM, TCP_RR, TCP_CRR, UDP_RR, UDP_STREAM) between two
 # network namespaces in one VM run, as uid 1011, with the source address
 # given and left to the kernel; module not loaded (baseline) against the
-# module loaded with N managed uids (policy routing on: `uoamap apply`) and
+# module loaded with N managed uids (policy routing on: `uoamap apply`),
+# against two stock policy-routing references without the module, and
 # against the paper's competitor, the same client in a netns+veth slice.
 # Prints the ratios to the baseline and the run-to-run spread as a markdown
 # table, the same numbers as JSON, and plots them (bench/guest/netperf.py,
