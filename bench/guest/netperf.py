@@ -292,10 +292,13 @@ def setup_stock_rules(config):
            f"src {CLI_ADDR} table {UID}")
     for rule in STOCK_RULES[config]:
         sh(f"ip -n {CLI_NS} -4 rule add {rule}")
-    got = " ".join(sh(f"ip -n {CLI_NS} -4 route get {SRV_ADDR} uid {UID}").stdout.split())
-    if (f"table {UID}" in got) != (config == RULES) or "table" in got.replace(f"table {UID}", ""):
-        sys.exit(f"{label(config)}: uid {UID}'s route to {SRV_ADDR} is not from the table it "
-                 f"should be ({UID if config == RULES else 'main'}): {got}")
+    got = sh(f"ip -n {CLI_NS} -4 route get {SRV_ADDR} uid {UID}").stdout.split()
+    # `ip route get` names the table unless it is main.
+    table = got[got.index("table") + 1] if "table" in got else "main"
+    want = str(UID) if config == RULES else "main"
+    if table != want:
+        sys.exit(f"{label(config)}: uid {UID}'s route to {SRV_ADDR} is from table {table}, "
+                 f"not {want}: {' '.join(got)}")
 
 
 def rule_lines():
@@ -407,6 +410,10 @@ def uid_counts(configs):
     return [c for c in configs if isinstance(c, int) and c > 0]
 
 
+def stock_configs(configs):
+    return [c for c in configs if c in STOCK_RULES]
+
+
 def ratios(configs, results):
     """The ratios of each configuration to the baseline, {(config, test,
     mode): ratio}; of 1 uid to the netns slice, {(test, mode): ratio}; and
@@ -419,7 +426,7 @@ def ratios(configs, results):
                 to_base[(c, test, mode)] = ratio(results[(c, test, mode)], results[(0, test, mode)])
             if 1 in configs and NETNS in configs:
                 uoa_over_netns[(test, mode)] = ratio(results[(1, test, mode)], results[(NETNS, test, mode)])
-            for stock in (x for x in configs if x in STOCK_RULES):
+            for stock in stock_configs(configs):
                 for c in uid_counts(configs):
                     uoa_over_rules[(stock, c, test, mode)] = ratio(results[(c, test, mode)],
                                                                    results[(stock, test, mode)])
@@ -482,7 +489,7 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
           f"UOA slice costs.")
     if RULES in configs:
         w("")
-        w(f"*stock policy routing*, the kernel's own share of UOA's cost: module not loaded, "
+        w(f"*stock policy routing*, a stock host's per-user routing: module not loaded, "
           f"one stock rule (`ip rule add {STOCK_RULES[RULES][0]}`) "
           f"sends uid {UID} to table {UID}, which holds the same connected route as with UOA "
           f"({CLI_NET} dev {CLI_DEV} src {CLI_ADDR}): the routing decision UOA makes for uid {UID}, "
@@ -534,7 +541,7 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
             if uoa_over_netns:
                 cells.append(fmt_ratio(uoa_over_netns[(test, mode)]))
             w("| " + " | ".join(cells) + " |")
-    stocks = [x for x in configs if x in STOCK_RULES]
+    stocks = stock_configs(configs)
     if uoa_over_rules:
         counts = uid_counts(configs)
         w("")
@@ -615,7 +622,7 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
 
 def results_json(configs, results, units, all_ratios, rules, failures, losses):
     """The table's numbers for bench/plot.py; configurations are uid counts
-    (0: the baseline), "noop:HOOK", "rules" and "netns"; a failed run is null."""
+    (0: the baseline), "noop:HOOK", "rules", "pair" and "netns"; a failed run is null."""
     to_base, uoa_over_netns, uoa_over_rules = all_ratios
     def per_test(f):
         return {t: {m: f(t, m) for m in MODES} for t in TESTS}
@@ -642,7 +649,7 @@ def results_json(configs, results, units, all_ratios, rules, failures, losses):
                              if uoa_over_netns else None),
         "ip_rule_lines": {str(c): rules.get(c, []) for c in order},
         "over_stock_rules": ({x: {str(c): per_test(lambda t, m: as_object(uoa_over_rules[(x, c, t, m)]))
-                                  for c in uid_counts(configs)} for x in configs if x in STOCK_RULES}
+                                  for c in uid_counts(configs)} for x in stock_configs(configs)}
                              if uoa_over_rules else None),
         "udp_stream_lost": {str(c): {m: losses.get((c, m), []) for m in MODES} for c in order},
         "udp_stream_sent_ratios": ({str(c): {m: as_object(ratio(sent_rates(results, losses, c, m),
