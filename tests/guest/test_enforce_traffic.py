@@ -2,7 +2,8 @@
 gets only its owner's addresses), which source address a managed uid's
 unbound socket leaves with (own, on the output interface first, then the
 longest common prefix), explicit sources (IP_PKTINFO, IPV6_PKTINFO, raw
-IP_HDRINCL headers), interfaces (R1), and two users serving :80 at once.
+IP_HDRINCL headers), the check of a source on the way in, interfaces (R1),
+and two users serving :80 at once.
 Clients run in other namespaces and as several uids; the network and the
 policy are in enforce_net.py."""
 
@@ -11,7 +12,7 @@ import socket
 import uoa
 import enforce_net as en
 from enforce_net import (A11, A11_6, A12, A12_6, A13, A13_6, CLI, CLI4, CLI6, D12, D12_6, FREE, FREE3, FREE_6,
-                         FREE13, FREE13_6, FREEW, NS, OTH, OTH4, OTH6, ROOT, U11, U12, U13, V, SOL_IPV6)
+                         FREE13, FREE13_6, FREEW, NONLOCAL, NS, OTH, OTH4, OTH6, ROOT, U11, U12, U13, V, SOL_IPV6)
 
 E = "EADDRNOTAVAIL"
 V6ONLY = ((SOL_IPV6, socket.IPV6_V6ONLY, 1),)
@@ -295,6 +296,27 @@ def test_raw_header_with_foreign_source_is_dropped():
                                     for n, tag in enumerate((b"r9", b"r11", b"r13", b"r15", b"r10", b"r12", b"r14"))],
                           netns=CLI)
         assert seen == [True] * 4 + [False] * 3, seen
+
+
+def test_sources_of_this_host_are_refused_on_the_way_in():
+    """Under UOA's rules, with rp_filter off, a datagram from the wire that
+    claims one of es's own addresses (owned or not) or its subnet's
+    broadcast address as its source is refused on the way in, as by any
+    kernel with rules (the reverse-path check asks the local table); any
+    other source reaches the managed uid's socket."""
+    P = 7470
+    with en.network(routing=True) as net:
+        for conf in ("all", "v0"):
+            uoa.sysctl(f"net.ipv4.conf.{conf}.rp_filter", 0, netns=NS)
+        _, got = net.server(en.udp_server(A11, P), uid=U11)
+        assert got == ["ok"], got
+        sends = [(src, A11, P, tag) for src, tag in
+                 ((FREE, b"s1"), (A12, b"s2"), ("10.7.0.255", b"s3"), (NONLOCAL, b"s4"))]
+        got = uoa.run_as(en.raw_sends, sends, netns=CLI)
+        assert got == ["ok"] * 4, got
+        seen = uoa.run_as(en.asks, [(en.seen, A11, P, tag, 2 if n == 0 else 0)
+                                    for n, tag in enumerate((b"s4", b"s1", b"s2", b"s3"))], netns=CLI)
+        assert seen == [True, False, False, False], seen
 
 
 def test_new_owner_does_not_inherit_what_a_socket_remembered():
