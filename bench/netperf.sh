@@ -22,9 +22,7 @@
 #                                HOOK (bind, receive, source, local_out, rule)
 #                                is a no-op, one configuration per hook; "all"
 #                                for the five, the default when no N is given;
-#                                "" for none, the default otherwise;
-#                                local_out_empty (not in "all"): LOCAL_OUT
-#                                registered but accepting at once
+#                                "" for none, the default otherwise
 #   UOA_NETPERF_LEN=3            seconds per netperf run
 #   UOA_NETPERF_ROUNDS=3         interleaved rounds (medians over them)
 #   UOA_NETPERF_TESTS=TCP_RR,UDP_RR   a subset of the tests
@@ -72,8 +70,8 @@ all_hooks=bind,receive,source,local_out,rule
 noop=${UOA_NETPERF_NOOP-$([ $# -eq 0 ] && echo all)}
 [ "$noop" = all ] && noop=$all_hooks
 for h in ${noop//,/ }; do
-	[[ ,$all_hooks,local_out_empty, == *,$h,* ]] ||
-		die "UOA_NETPERF_NOOP: no hook '$h' (choose from $all_hooks, local_out_empty, or all)"
+	[[ ,$all_hooks, == *,$h,* ]] ||
+		die "UOA_NETPERF_NOOP: no hook '$h' (choose from $all_hooks, or all)"
 	configs+=" noop:$h"
 done
 if [ -n "${UOA_NETPERF_OUT:-}" ]; then

@@ -81,7 +81,7 @@ unsafe fn write_addr(family: Family, addr: u128, p: *mut c_void) {
 ///
 /// `net` must be a live namespace, the pernet registration must exist (the
 /// hooks are registered only while it does), and the caller must hold the
-/// RCU read lock (the hook core's wrappers and netfilter do).
+/// RCU read lock (the hook core's wrappers do).
 pub(crate) unsafe fn with_policy<R>(
     net: *const bindings::net,
     empty: R,
@@ -308,7 +308,7 @@ static OPS: bindings::uoa_ops = bindings::uoa_ops {
     route_table: Some(crate::route::route_table),
     route_add: Some(crate::route::route_add),
     rule_table: Some(crate::route::rule_table),
-    local_out: Some(crate::netfilter::local_out),
+    local_out: Some(crate::local_out::local_out),
 };
 
 /// Whether the socket hooks are registered. The LOCAL_OUT catch-all stands

@@ -10,10 +10,9 @@
 
 use crate::{
     cstatic::CStatic,
-    netfilter,
     store::{Counters, Store},
 };
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 
 /// UOA's state in one network namespace: all-zero, then `init` sets up
@@ -25,11 +24,6 @@ pub(crate) struct NetState {
     options: AtomicU32,
     /// The default limit on a managed uid's routes; 0: the policy's.
     route_limit: AtomicU32,
-    /// Whether the LOCAL_OUT catch-all is registered here: only from the
-    /// first entry on, so that namespaces without a policy (containers,
-    /// a benchmark's server) pay nothing per packet. Read and written
-    /// under the genetlink mutex and in pernet exit.
-    local_out: AtomicBool,
     /// What was refused to uids that are not managed.
     pub(crate) others: Counters,
     pub(crate) store: Store,
@@ -58,22 +52,6 @@ impl NetState {
 
     pub(crate) fn set_route_limit(&self, limit: u32) {
         self.route_limit.store(limit, Ordering::Relaxed);
-    }
-
-    /// Registers the LOCAL_OUT catch-all in `net`, whose state this is,
-    /// unless it is there already. Called before entries are published,
-    /// under the genetlink mutex (the family has no parallel ops). Sleeps.
-    ///
-    /// # Safety
-    ///
-    /// `net` must be this state's live namespace.
-    pub(crate) unsafe fn hook_local_out(&self, net: *mut bindings::net) -> Result {
-        if !crate::NOOP_LOCAL_OUT && !self.local_out.load(Ordering::Acquire) {
-            // SAFETY: `net` is live, per the contract; not registered yet.
-            unsafe { netfilter::register(net) }?;
-            self.local_out.store(true, Ordering::Release);
-        }
-        Ok(())
     }
 
     /// May managed uids bind ports below 1024 on their own addresses?
@@ -121,8 +99,7 @@ impl Registration {
     }
 }
 
-/// A namespace (or, at registration, each existing one) gets its store;
-/// the netfilter catch-all comes with its first entry.
+/// A namespace (or, at registration, each existing one) gets its store.
 ///
 /// # Safety
 ///
@@ -160,12 +137,7 @@ unsafe extern "C" fn pre_exit(net: *mut bindings::net) {
 /// As for `pre_exit`; called after it and a grace period.
 unsafe extern "C" fn exit(net: *mut bindings::net) {
     // SAFETY: as in `pre_exit`; its state is freed only after we return.
-    let state = unsafe { state(net) };
-    if state.local_out.swap(false, Ordering::AcqRel) {
-        // SAFETY: `hook_local_out` registered the hooks in `net`.
-        unsafe { netfilter::unregister(net) };
-    }
-    state.store.free_retired();
+    unsafe { state(net) }.store.free_retired();
 }
 
 impl Drop for Registration {

@@ -329,8 +329,8 @@ impl Store {
     }
 
     /// As [`Store::read`], for callers already inside an RCU read-side
-    /// critical section (every hook: the core's wrappers and netfilter take
-    /// it), which need not take it again on each packet.
+    /// critical section (every hook: the core's wrappers take it), which
+    /// need not take it again on each packet.
     ///
     /// # Safety
     ///

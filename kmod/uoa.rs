@@ -12,7 +12,7 @@ use kernel::{c_str, prelude::*};
 mod cstatic;
 mod genl;
 mod hooks;
-mod netfilter;
+mod local_out;
 mod netlink;
 mod netns;
 // The policy logic is shared with the host crate uoa-policy (tested there).
@@ -26,16 +26,12 @@ mod store;
 
 // Benchmark builds only (`UOA_KMOD_NOOP=HOOK tools/build-kmod.sh`): the cfg
 // `uoa_noop_HOOK` makes that hook give the stock answer without asking the
-// policy (the LOCAL_OUT catch-all is not registered at all), so that
-// `bench/netperf.sh` can tell what each hook costs. A module built without
+// policy, so that `bench/netperf.sh` can tell what each hook costs. A module built without
 // it, as every test and install builds it, has no such switch.
 pub(crate) const NOOP_BIND: bool = cfg!(uoa_noop_bind);
 pub(crate) const NOOP_RECEIVE: bool = cfg!(uoa_noop_receive);
 pub(crate) const NOOP_SOURCE: bool = cfg!(uoa_noop_source);
 pub(crate) const NOOP_LOCAL_OUT: bool = cfg!(uoa_noop_local_out);
-// The netfilter hook registered, but accepting every packet at once: what
-// netfilter's call costs without the policy's work.
-pub(crate) const NOOP_LOCAL_OUT_EMPTY: bool = cfg!(uoa_noop_local_out_empty);
 pub(crate) const NOOP_RULE: bool = cfg!(uoa_noop_rule);
 
 /// Module version, reported by `UOA_CMD_GET_STATUS`.

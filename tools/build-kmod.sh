@@ -6,9 +6,7 @@
 #   tools/build-kmod.sh [--debug]
 #   UOA_KMOD_NOOP=HOOK     a benchmark build whose HOOK (bind, receive, source,
 #                          local_out, rule) gives the stock answer without
-#                          asking the policy (kmod/uoa.rs); local_out_empty:
-#                          LOCAL_OUT registered but accepting at once; never
-#                          for use
+#                          asking the policy (kmod/uoa.rs); never for use
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 kdir=$("$UOA_ROOT/tools/build-kernel.sh" "$@" | tail -n1)
@@ -16,8 +14,8 @@ mdir=$UOA_CACHE/kmod-$(basename "$kdir")
 rustflags=-Dwarnings
 if [ -n "${UOA_KMOD_NOOP:-}" ]; then
 	case $UOA_KMOD_NOOP in
-	bind | receive | source | local_out | local_out_empty | rule) ;;
-	*) die "UOA_KMOD_NOOP must be one of bind, receive, source, local_out, local_out_empty, rule: $UOA_KMOD_NOOP" ;;
+	bind | receive | source | local_out | rule) ;;
+	*) die "UOA_KMOD_NOOP must be one of bind, receive, source, local_out, rule: $UOA_KMOD_NOOP" ;;
 	esac
 	mdir+=-noop-$UOA_KMOD_NOOP
 	rustflags+=" --cfg uoa_noop_$UOA_KMOD_NOOP"

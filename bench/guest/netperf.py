@@ -65,7 +65,7 @@ UOA_KO = os.environ.get("UOA_KO", "")
 # (UOA_KMOD_NOOP=HOOK tools/build-kmod.sh); each is a configuration "noop:HOOK"
 # with 1 managed uid, so its gain over "1" is what that hook costs.
 NOOP_KOS = dict(kv.split("=", 1) for kv in os.environ.get("UOA_KO_NOOP", "").split(",") if kv)
-HOOKS = ["bind", "receive", "source", "local_out", "local_out_empty", "rule"]
+HOOKS = ["bind", "receive", "source", "local_out", "rule"]
 LEN = int(os.environ.get("UOA_NETPERF_LEN", "3"))
 ROUNDS = int(os.environ.get("UOA_NETPERF_ROUNDS", "3"))
 ALL_TESTS = ["TCP_STREAM", "TCP_RR", "TCP_CRR", "UDP_RR", "UDP_STREAM"]
@@ -511,8 +511,8 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
         w("")
         w("*1 uid, HOOK no-op*, the hooks' breakdown: as *1 uid*, but the module is built with "
           "`UOA_KMOD_NOOP=HOOK` (`tools/build-kmod.sh`), so that hook gives the stock answer "
-          "without asking the policy (*local_out*: the netfilter hook is not registered at "
-          "all; *local_out_empty*: registered, but accepting every packet at once; *rule*: the l3mdev rules match nothing and uid "
+          "without asking the policy (*local_out*: the module accepts every packet the core's "
+          "compare of the socket's stamps did not pass; *rule*: the l3mdev rules match nothing and uid "
           f"{UID} is routed by main, which holds the same veth route). The core's call into "
           "the module stays. Its ratio above *1 uid*'s is what that hook's work costs.")
     w("")

@@ -43,7 +43,7 @@ def module_symbols():
     uoa.ko under /lib/modules and reports offsets."""
     syms = []
     for line in np.sh(f"objdump -t --demangle {np.UOA_KO}").stdout.splitlines():
-        # 00000000000090f0 l     F .text	0000000000000440 uoa::netfilter::local_out
+        # 00000000000090f0 l     F .text	0000000000000440 uoa::local_out::local_out
         head, _, rest = line.partition("\t")
         fields = head.split()
         if len(fields) >= 3 and fields[-1] == ".text" and fields[-2] == "F":
