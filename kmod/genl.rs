@@ -593,6 +593,10 @@ fn apply_entries(req: &Request<'_>) -> Result {
     }
 
     let state = state_of(req.net());
+    if !adds.is_empty() {
+        // SAFETY: the request's namespace lives while it runs.
+        unsafe { crate::local_out::enable(req.net()) };
+    }
     match state.store.update(replace, &mut removes, &mut adds) {
         Ok(()) => Ok(()),
         Err(Update::Refused(r)) => {

@@ -7,11 +7,11 @@
 //! managed uid's address (the rule is `policy::verdict::local_out`).
 //! Anything else is dropped, counted, and the sender gets EPERM.
 //!
-//! The output paths call the core's `__uoa_local_out()` (patch 24) just
-//! before netfilter's LOCAL_OUT hooks: it finds the sending socket and
-//! passes, on two compares, a packet whose IPv4 source and device the
-//! socket remembers (`stamp`); it calls [`local_out`] for the rest of a
-//! non-root owner's packets.
+//! In a namespace with a policy ([`enable`]), the output paths call the
+//! core's `__uoa_local_out()` (patch 24) just before netfilter's LOCAL_OUT
+//! hooks: it finds the sending socket and passes, on two compares, a
+//! packet whose IPv4 source and device the socket remembers (`stamp`); it
+//! calls [`local_out`] for the rest of a non-root owner's packets.
 //!
 //! A managed uid's packet that passes gets the uid's tc class in
 //! `skb->priority` when its device's root qdisc is UOA's HTB
@@ -28,10 +28,24 @@ use crate::{
 };
 use kernel::{bindings, ffi::c_int};
 
+/// Turns the catch-all on in `net` (patch 24's flag in `struct net`), before
+/// its first entry is published: the core asks about no other namespace's
+/// packets. It stays on until the namespace goes.
+///
+/// # Safety
+///
+/// `net` must be a live namespace.
+pub(crate) unsafe fn enable(net: *mut bindings::net) {
+    if !crate::NOOP_LOCAL_OUT {
+        // SAFETY: `net` is live, per the contract.
+        unsafe { bindings::uoa_local_out_enable(net) };
+    }
+}
+
 /// LOCAL_OUT, what the socket `sk` does not remember:
 /// `verdict::local_out` of the packet's source and device, remembered when
-/// it passes; the uid's tc class in `skb->priority`. A namespace without a
-/// policy lets everything pass, which is remembered too.
+/// it passes; the uid's tc class in `skb->priority`. A namespace whose
+/// policy is gone lets everything pass, which is remembered too.
 ///
 /// # Safety
 ///
@@ -46,7 +60,7 @@ pub(crate) unsafe extern "C" fn local_out(
     sk: *mut bindings::sock,
     uid: u32,
 ) -> c_int {
-    if crate::NOOP_LOCAL_OUT || !hooks::active() {
+    if !hooks::active() {
         return 0;
     }
     // SAFETY: `out` is null or live during the call, per the contract.

@@ -26,7 +26,7 @@ mod store;
 
 // Benchmark builds only (`UOA_KMOD_NOOP=HOOK tools/build-kmod.sh`): the cfg
 // `uoa_noop_HOOK` makes that hook give the stock answer without asking the
-// policy, so that `bench/netperf.sh` can tell what each hook costs. A module built without
+// policy (LOCAL_OUT's is not even turned on), so that `bench/netperf.sh` can tell what each hook costs. A module built without
 // it, as every test and install builds it, has no such switch.
 pub(crate) const NOOP_BIND: bool = cfg!(uoa_noop_bind);
 pub(crate) const NOOP_RECEIVE: bool = cfg!(uoa_noop_receive);

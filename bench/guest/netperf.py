@@ -511,8 +511,8 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
         w("")
         w("*1 uid, HOOK no-op*, the hooks' breakdown: as *1 uid*, but the module is built with "
           "`UOA_KMOD_NOOP=HOOK` (`tools/build-kmod.sh`), so that hook gives the stock answer "
-          "without asking the policy (*local_out*: the module accepts every packet the core's "
-          "compare of the socket's stamps did not pass; *rule*: the l3mdev rules match nothing and uid "
+          "without asking the policy (*local_out*: the catch-all is not turned on in the "
+          "namespace at all; *rule*: the l3mdev rules match nothing and uid "
           f"{UID} is routed by main, which holds the same veth route). The core's call into "
           "the module stays. Its ratio above *1 uid*'s is what that hook's work costs.")
     w("")
