@@ -264,15 +264,6 @@ def sysctls(*pairs):
     return setup
 
 
-def time_wait(port):
-    """u11's TIME_WAIT on port, made just before the row: it lasts 60 s,
-    which the rows before it could use up on a slow host. Nothing to undo:
-    the last row ends it."""
-    def setup(net):
-        uoa.run_as(make_time_wait, port, uid=U11, netns=NS)
-    return setup
-
-
 def low_ports(net):
     net.uoamap("set low-ports on")
     return lambda: net.uoamap("set low-ports off")
@@ -425,7 +416,7 @@ def sharing_rows():
         Row("udp6 wildcard on u11's port, datagrams to u11's IPv6", (steal, "udp", "::", P + 6, V6ONLY, A11_6),
             "ok/1011", "ok/1011", "EADDRINUSE", setup=victim([("udp", "::", P + 6, V6ONLY)])),
         Row("TIME_WAIT: wildcard on the port of u11's TIME_WAIT", (en.bind, "tcp", "0.0.0.0", P + 7), "ok", "ok",
-            "EADDRINUSE", setup=time_wait(P + 7)),
+            "EADDRINUSE"),
         # Root may take over a TIME_WAIT 4-tuple from a bound port (stock,
         # with TCP timestamps): the last row, as it ends the TIME_WAIT.
         Row("TIME_WAIT: reuse u11's 4-tuple", (time_wait_reuse, P + 7), "bind:" + E, "bind:" + E, "connected"),
@@ -487,6 +478,7 @@ def test_attacks_on_port_sharing():
     with en.network(policy=POLICY) as net:
         net.server([(k, a, PORT, V6ONLY if ":" in a else ()) for k in ("tcp", "udp") for a in ("0.0.0.0", "::")],
                    netns=CLI)
+        uoa.run_as(make_time_wait, PORT + 17, uid=U11, netns=NS)
         run_matrix(net, sharing_rows(), "attacks on port sharing")
 
 
