@@ -29,6 +29,11 @@
 #   UOA_NETPERF_CPUS=0,0         netperf -T: netperf's and netserver's vCPUs
 #                                (one vCPU: no cross-vCPU wake-ups, which TCG
 #                                on a busy host makes slow); empty: unpinned
+#   UOA_NETPERF_UDP_RCVBUF=BYTES UDP_STREAM: netserver's socket buffers (netperf
+#                                -S), so that its queue holds what the sender
+#                                sends in a time slice and the received rate
+#                                does not move with the datagrams dropped;
+#                                empty (the default): netperf's own
 #   UOA_NETPERF_ICOUNT=1         QEMU counts instructions (-icount shift=0,
 #                                sleep=off): the guest's clock follows the
 #                                instructions it runs, so a rate is work per
@@ -55,6 +60,7 @@ tests=${UOA_NETPERF_TESTS:-TCP_STREAM,TCP_RR,TCP_CRR,UDP_RR,UDP_STREAM}
 [[ $len =~ ^[1-9][0-9]*$ ]] || die "UOA_NETPERF_LEN must be whole seconds: $len"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "UOA_NETPERF_ROUNDS must be a number: $rounds"
 [[ $tests =~ ^[A-Z_,]+$ ]] || die "UOA_NETPERF_TESTS must be comma-separated test names: $tests"
+[[ ${UOA_NETPERF_UDP_RCVBUF:-} =~ ^([1-9][0-9]*)?$ ]] || die "UOA_NETPERF_UDP_RCVBUF must be bytes: $UOA_NETPERF_UDP_RCVBUF"
 [[ ${UOA_NETPERF_CPUS-0,0} =~ ^[0-9,]*$ ]] || die "UOA_NETPERF_CPUS must be LCPU,RCPU: $UOA_NETPERF_CPUS"
 for n in "$@"; do [[ $n =~ ^[0-9]+$ ]] || die "not a uid count (the netns slice is in unless UOA_NETPERF_NETNS=0): $n"; done
 netns=${UOA_NETPERF_NETNS:-1}
@@ -113,7 +119,7 @@ icount=${UOA_NETPERF_ICOUNT:-1}
 qemu_opts=""
 [ "$icount" = 1 ] && qemu_opts="-icount shift=0,sleep=off"
 UOA_QEMU_OPTS=$qemu_opts UOA_VM_MEMORY=${UOA_VM_MEMORY:-8G} tools/vm-boot.sh "$kdir" \
-	"UOA_KO=$ko UOA_KO_NOOP=$noop_kos UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} UOA_NETPERF_ICOUNT=$icount /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
+	"UOA_KO=$ko UOA_KO_NOOP=$noop_kos UOA_NETPERF_LEN=$len UOA_NETPERF_ROUNDS=$rounds UOA_NETPERF_TESTS=$tests UOA_NETPERF_CPUS=${UOA_NETPERF_CPUS-0,0} UOA_NETPERF_UDP_RCVBUF=${UOA_NETPERF_UDP_RCVBUF:-} UOA_NETPERF_ICOUNT=$icount /usr/bin/python3 bench/guest/netperf.py $configs" 2>&1 |
 	tee "$raw" | grep --line-buffered -v '^\[ *[0-9]*\.[0-9]*\]' || true
 
 # The guest's output between two marker lines, without the kernel's.

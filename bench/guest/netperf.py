@@ -46,6 +46,9 @@ rounds and their ratios to the baseline, then the same numbers as JSON.
     UOA_NETPERF_ROUNDS  rounds (default 3)
     UOA_NETPERF_TESTS   comma-separated tests (default all five)
     UOA_NETPERF_CPUS    netperf -T LCPU,RCPU (default 0,0; empty: unpinned)
+    UOA_NETPERF_UDP_RCVBUF  UDP_STREAM: netserver's socket buffers in bytes
+                        (netperf -S; net.core.rmem_max raised to it); empty:
+                        netperf's default
     UOA_NETPERF_ICOUNT  1 if QEMU counts instructions, 0 if not (only recorded)
 """
 
@@ -76,6 +79,13 @@ MODES = ["specified", "unspecified"]
 # under TCG every wake-up across vCPUs waits for the host to schedule the
 # other vCPU thread, which on a busy host costs milliseconds a transaction.
 CPUS = os.environ.get("UOA_NETPERF_CPUS", "0,0")
+# UDP_STREAM: netserver's socket buffers (netperf -S). With the default
+# (rmem_default), a sender that runs for its time slice on the receiver's
+# vCPU overflows the receive queue, and the share dropped (2-6%, varying by
+# a percent from run to run) moves the received rate more than the hooks do;
+# a queue that holds a time slice's datagrams delivers them all, so the rate
+# counts every instruction of a datagram, sent and received.
+UDP_RCVBUF = os.environ.get("UOA_NETPERF_UDP_RCVBUF", "")
 ICOUNT = {"1": True, "0": False}.get(os.environ.get("UOA_NETPERF_ICOUNT", ""))
 
 UID = 1011          # netperf's uid, always managed when the module is loaded
@@ -181,6 +191,8 @@ def setup_net():
     sh(f"ip -n {SRV_NS} addr add {SRV_ADDR}/24 dev {SRV_DEV} && ip -n {SRV_NS} link set {SRV_DEV} up")
     pin_neighbours((CLI_NS, CLI_DEV, CLI_ADDR), (SRV_NS, SRV_DEV, SRV_ADDR))
     # TCP_CRR leaves a TIME_WAIT socket per transaction on the client.
+    if UDP_RCVBUF:  # not per namespace: the cap on what -S may ask for
+        sh(f"sysctl -qw net.core.rmem_max={UDP_RCVBUF}")
     sh(f"ip netns exec {CLI_NS} sysctl -qw net.ipv4.ip_local_port_range='10000 65535'")
     out = open("/tmp/uoa-netserver.log", "w")
     srv = subprocess.Popen(in_ns(SRV_NS, ["netserver", "-D", "-p", str(PORT)]),
@@ -352,6 +364,8 @@ def netperf(test, mode, length, in_slice=False, prefix=()):
         argv += ["-H", SRV_ADDR, "-L", src]
     if test == "UDP_STREAM":
         argv += ["-m", "1400"]  # one datagram per packet on a 1500-byte MTU
+        if UDP_RCVBUF:
+            argv += ["-S", UDP_RCVBUF]
     cmd = list(prefix) + in_ns(ns, argv, uid=UID)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=length + 60)
@@ -457,7 +471,10 @@ def report(configs, results, units, all_ratios, applies, rules, probes, stats, l
       f"{'vCPUs ' + CPUS if CPUS else 'no vCPU'} (`-T`); {LEN} s per run, {ROUNDS} rounds; in each "
       f"round walks all configurations (every other round reversed) and runs every test at each "
       f"(at each change the module's entries, rules and tables flushed, the module reloaded and its entries "
-      f"applied); medians over the rounds; guest time {took / 60:.1f} min.")
+      f"applied); medians over the rounds; guest time {took / 60:.1f} min."
+      + (f" UDP_STREAM: netserver's socket buffers {int(UDP_RCVBUF):,} bytes (`-S`, "
+         f"net.core.rmem_max raised to match), so that its queue holds what the sender sends in a time slice."
+         if UDP_RCVBUF else ""))
     w("")
     w(f"netperf runs as uid {UID} in the client namespace; netserver as root in the "
       f"server namespace; veth {CLI_ADDR} -> {SRV_ADDR}, each end's neighbour entry for the other "
@@ -659,6 +676,7 @@ def results_json(configs, results, units, all_ratios, rules, failures, losses):
         "failed_runs": len(failures),
         "icount": ICOUNT,
         "cpus": CPUS,
+        "udp_rcvbuf": int(UDP_RCVBUF) if UDP_RCVBUF else None,
         "kernel": os.uname().release,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }

@@ -269,6 +269,15 @@ def low_ports(net):
     return lambda: net.uoamap("set low-ports off")
 
 
+def time_wait_still_there(port):
+    """Fails the row if u11's TIME_WAIT on port, made at the test's start,
+    is gone: then a wildcard bind that succeeds says nothing about UOA."""
+    def setup(net):
+        if not uoa.run_as(en.proc_time_wait, port, uid=0, netns=NS):
+            raise AssertionError(f"u11's TIME_WAIT on port {port} ended before its row")
+    return setup
+
+
 def victim(specs):
     """u11 serves specs during the row."""
     def setup(net):
@@ -416,7 +425,7 @@ def sharing_rows():
         Row("udp6 wildcard on u11's port, datagrams to u11's IPv6", (steal, "udp", "::", P + 6, V6ONLY, A11_6),
             "ok/1011", "ok/1011", "EADDRINUSE", setup=victim([("udp", "::", P + 6, V6ONLY)])),
         Row("TIME_WAIT: wildcard on the port of u11's TIME_WAIT", (en.bind, "tcp", "0.0.0.0", P + 7), "ok", "ok",
-            "EADDRINUSE"),
+            "EADDRINUSE", setup=time_wait_still_there(P + 7)),
         # Root may take over a TIME_WAIT 4-tuple from a bound port (stock,
         # with TCP timestamps): the last row, as it ends the TIME_WAIT.
         Row("TIME_WAIT: reuse u11's 4-tuple", (time_wait_reuse, P + 7), "bind:" + E, "bind:" + E, "connected"),
