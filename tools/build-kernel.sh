@@ -46,12 +46,19 @@ if [ ! -f "$src/.uoa-patched" ]; then
 	mkdir -p "$src.tmp"
 	tar -xf "$UOA_LINUX_TARBALL" -C "$src.tmp" --strip-components=1
 	for p in "${series[@]}"; do
-		if ! patch -d "$src.tmp" -p1 --batch --forward --dry-run --quiet <"$patches/$p" >/tmp/uoa-patch.log 2>&1; then
+		if ! patch -d "$src.tmp" -p1 --batch --forward --dry-run <"$patches/$p" >/tmp/uoa-patch.log 2>&1; then
 			cat /tmp/uoa-patch.log >&2
 			die "patches/$p does not apply to linux-source-6.12 $kver"
 		fi
 		patch -d "$src.tmp" -p1 --batch --forward --quiet <"$patches/$p" >/dev/null
-		echo "kernel: applied $p" >&2
+		# Fuzz: a hunk's context is not this source's. The result may still
+		# be right, but git am would refuse the patch: say so.
+		if grep -q "with fuzz" /tmp/uoa-patch.log; then
+			grep "with fuzz" /tmp/uoa-patch.log | sed 's/^/  /' >&2
+			echo "kernel: applied $p WITH FUZZ: its context differs from linux-source $kver; refresh it" >&2
+		else
+			echo "kernel: applied $p" >&2
+		fi
 	done
 	touch "$src.tmp/.uoa-patched"
 	mv "$src.tmp" "$src"
