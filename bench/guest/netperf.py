@@ -190,9 +190,9 @@ def setup_net():
     sh(f"ip -n {CLI_NS} addr add {CLI_ADDR}/24 dev {CLI_DEV} && ip -n {CLI_NS} link set {CLI_DEV} up")
     sh(f"ip -n {SRV_NS} addr add {SRV_ADDR}/24 dev {SRV_DEV} && ip -n {SRV_NS} link set {SRV_DEV} up")
     pin_neighbours((CLI_NS, CLI_DEV, CLI_ADDR), (SRV_NS, SRV_DEV, SRV_ADDR))
-    # TCP_CRR leaves a TIME_WAIT socket per transaction on the client.
     if UDP_RCVBUF:  # not per namespace: the cap on what -S may ask for
         sh(f"sysctl -qw net.core.rmem_max={UDP_RCVBUF}")
+    # TCP_CRR leaves a TIME_WAIT socket per transaction on the client.
     sh(f"ip netns exec {CLI_NS} sysctl -qw net.ipv4.ip_local_port_range='10000 65535'")
     out = open("/tmp/uoa-netserver.log", "w")
     srv = subprocess.Popen(in_ns(SRV_NS, ["netserver", "-D", "-p", str(PORT)]),
